@@ -1,0 +1,1 @@
+//! Register-level models of the encoder blocks and the software encoders behind them.
