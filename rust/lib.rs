@@ -11,4 +11,5 @@
 extern crate std;
 
 pub mod h264;
+pub mod hw;
 pub mod sim;

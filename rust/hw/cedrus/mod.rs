@@ -1,0 +1,6 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Allwinner Video Engine ("cedrus") as found on V3/V3s/S3: AVC (H.264) encoder.
+//!
+//! Facts come from `research/cedrus.md`; see [`regs`] for the register map.
+
+pub mod regs;
