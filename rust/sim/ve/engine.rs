@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The encoder behind the model's trigger.
+//!
+//! The model decodes the registers into a [`SliceJob`] and hands the frames to a
+//! [`SliceEngine`]. The real one is the software slice encoder of `crate::sim::h264`; the
+//! trait keeps the register model independent of it and lets tests use [`StubEngine`].
+
+use crate::h264::bits::{BitError, BitSink};
+
+/// Slice type of the job (AVC_PARA0.SLICE_TYPE 0 or 1; P-skipped and B are refused by the
+/// model, cedrus.md §1.3, §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobSliceType {
+    /// Intra.
+    I,
+    /// Predicted from REF0.
+    P,
+}
+
+/// Entropy coder (AVC_PARA0 bit 8 and CABAC_INIT_IDC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEntropy {
+    /// CAVLC.
+    Cavlc,
+    /// CABAC with `cabac_init_idc` 0..2.
+    Cabac {
+        /// cabac_init_idc.
+        init_idc: u8,
+    },
+}
+
+/// Deblocking parameters (AVC_PARA0 DEBLOCK_IDC, ALPHA/BETA_OFFSET_DIV2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobDeblock {
+    /// disable_deblocking_filter_idc 0..2.
+    pub disable_idc: u8,
+    /// slice_alpha_c0_offset_div2, −6..6.
+    pub alpha_c0_offset_div2: i8,
+    /// slice_beta_offset_div2, −6..6.
+    pub beta_offset_div2: i8,
+}
+
+/// Everything the slice-data encoder needs, decoded from the registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SliceJob {
+    /// Slice type.
+    pub slice_type: JobSliceType,
+    /// Slice QP 0..51 (AVC_PARA1.QP).
+    pub qp: u8,
+    /// chroma_qp_index_offset 0..7 (AVC_PARA1.CHROMA_QP_OFFSET).
+    pub chroma_qp_index_offset: i8,
+    /// Entropy coder.
+    pub entropy: JobEntropy,
+    /// Deblocking.
+    pub deblock: JobDeblock,
+    /// Width in MBs.
+    pub width_mbs: u16,
+    /// Height in MBs.
+    pub height_mbs: u16,
+}
+
+/// An NV12 frame in scratch memory: luma then interleaved chroma, same stride.
+pub struct Frame<'a> {
+    /// Luma plane, `stride × 16·height_mbs` bytes.
+    pub y: &'a [u8],
+    /// Interleaved CbCr plane, `stride × 8·height_mbs` bytes.
+    pub uv: &'a [u8],
+    /// Bytes per row of both planes.
+    pub stride: usize,
+}
+
+/// A writable NV12 frame (the reconstruction).
+pub struct FrameMut<'a> {
+    /// Luma plane.
+    pub y: &'a mut [u8],
+    /// Interleaved CbCr plane.
+    pub uv: &'a mut [u8],
+    /// Bytes per row of both planes.
+    pub stride: usize,
+}
+
+/// Why the engine failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineError {
+    /// The bit sink refused bits (the stream unit is full or faulted).
+    Bits(BitError),
+    /// The engine refused the job (parameters or buffers it cannot handle).
+    Rejected,
+}
+
+impl From<BitError> for EngineError {
+    fn from(e: BitError) -> Self {
+        EngineError::Bits(e)
+    }
+}
+
+/// Encodes the slice data of one picture: everything after the slice header, up to and
+/// including `rbsp_slice_trailing_bits`, into `out`, and writes the reconstruction.
+pub trait SliceEngine {
+    /// Encodes one slice. `reference` is `Some` exactly for P slices.
+    fn encode<S: BitSink>(
+        &mut self,
+        job: &SliceJob,
+        src: &Frame<'_>,
+        reference: Option<&Frame<'_>>,
+        recon: &mut FrameMut<'_>,
+        out: &mut S,
+    ) -> Result<(), EngineError>;
+}
+
+/// A stand-in engine for register-level tests: the reconstruction is the source, and the
+/// "slice data" is the rounded mean of each MB's luma, repeated more often at low QP so the
+/// size responds to QP. It does not produce decodable H.264.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StubEngine;
+
+impl SliceEngine for StubEngine {
+    fn encode<S: BitSink>(
+        &mut self,
+        job: &SliceJob,
+        src: &Frame<'_>,
+        _reference: Option<&Frame<'_>>,
+        recon: &mut FrameMut<'_>,
+        out: &mut S,
+    ) -> Result<(), EngineError> {
+        let n = recon.y.len().min(src.y.len());
+        recon.y.get_mut(..n).ok_or(EngineError::Rejected)?.copy_from_slice(src.y.get(..n).ok_or(EngineError::Rejected)?);
+        let n = recon.uv.len().min(src.uv.len());
+        recon.uv.get_mut(..n).ok_or(EngineError::Rejected)?.copy_from_slice(src.uv.get(..n).ok_or(EngineError::Rejected)?);
+        if let JobEntropy::Cabac { .. } = job.entropy {
+            out.align_with(true)?; // cabac_alignment_one_bit
+        }
+        let reps = 1 + (51u32.saturating_sub(job.qp as u32) >> 3);
+        for mby in 0..job.height_mbs as usize {
+            for mbx in 0..job.width_mbs as usize {
+                let mut sum = 0u32;
+                for r in 0..16 {
+                    let row = (mby * 16 + r) * src.stride + mbx * 16;
+                    for &p in src.y.get(row..row + 16).unwrap_or(&[]) {
+                        sum += p as u32;
+                    }
+                }
+                for _ in 0..reps {
+                    out.put_bits(8, (sum + 128) >> 8)?;
+                }
+            }
+        }
+        out.rbsp_trailing_bits()?;
+        Ok(())
+    }
+}
