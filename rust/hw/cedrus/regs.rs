@@ -68,20 +68,22 @@ impl<R> Field<R> {
     }
     /// Largest value the field holds (right-aligned).
     pub const fn max(self) -> u32 {
-        if self.width >= 32 { u32::MAX } else { (1u32 << self.width) - 1 }
+        // width is 1..=32 by construction; wrapping ops keep even impossible values panic-free
+        // under the kernel's overflow checks.
+        u32::MAX.wrapping_shr(32u32.wrapping_sub(self.width as u32))
     }
     /// The field's bits in place.
     pub const fn mask(self) -> u32 {
-        self.max() << self.lo
+        self.max().wrapping_shl(self.lo as u32)
     }
     /// Extracts the field from a raw register value.
     pub const fn get(self, raw: u32) -> u32 {
-        (raw >> self.lo) & self.max()
+        raw.wrapping_shr(self.lo as u32) & self.max()
     }
     /// Returns `raw` with the field replaced by `value`; bits of `value` above the field's
     /// width are dropped (as the hardware would), use [`Field::fits`] to check first.
     pub const fn set(self, raw: u32, value: u32) -> u32 {
-        (raw & !self.mask()) | ((value & self.max()) << self.lo)
+        (raw & !self.mask()) | (value & self.max()).wrapping_shl(self.lo as u32)
     }
     /// True when `value` fits the field without truncation.
     pub const fn fits(self, value: u32) -> bool {
@@ -630,8 +632,8 @@ pub const MAX_HEIGHT_MBS: u32 = 68;
 
 const fn align_up(v: u32, a: u32) -> Option<u32> {
     // `a` is a power of two here.
-    match v.checked_add(a - 1) {
-        Some(x) => Some(x & !(a - 1)),
+    match v.checked_add(a.wrapping_sub(1)) {
+        Some(x) => Some(x & !a.wrapping_sub(1)),
         None => None,
     }
 }
@@ -667,7 +669,7 @@ pub const fn rec_luma_bytes(w_mbs: u32, h_mbs: u32) -> Option<u32> {
 /// Reconstruction chroma bytes: ALIGN(w,2)·16 × ALIGN(ceil(h/2),4)·16, placed after luma (§3).
 pub const fn rec_chroma_bytes(w_mbs: u32, h_mbs: u32) -> Option<u32> {
     let Some(stride) = rec_stride(w_mbs) else { return None };
-    let Some(rows) = align_up(h_mbs / 2 + (h_mbs & 1), 4) else { return None };
+    let Some(rows) = align_up(h_mbs.div_ceil(2), 4) else { return None };
     let Some(rows) = mul(rows, 16) else { return None };
     mul(stride, rows)
 }

@@ -131,17 +131,18 @@ impl SliceEngine for StubEngine {
             out.align_with(true)?; // cabac_alignment_one_bit
         }
         let reps = 1 + (51u32.saturating_sub(job.qp as u32) >> 3);
-        for mby in 0..job.height_mbs as usize {
-            for mbx in 0..job.width_mbs as usize {
-                let mut sum = 0u32;
-                for r in 0..16 {
-                    let row = (mby * 16 + r) * src.stride + mbx * 16;
-                    for &p in src.y.get(row..row + 16).unwrap_or(&[]) {
-                        sum += p as u32;
-                    }
+        let mut rows = src.y.chunks(src.stride.max(1));
+        for _ in 0..job.height_mbs {
+            let mut sums = [0u32; 256];
+            for _ in 0..16 {
+                let row = rows.next().unwrap_or(&[]);
+                for (s, mb) in sums.iter_mut().zip(row.chunks(16).take(job.width_mbs as usize)) {
+                    *s = mb.iter().fold(*s, |a, &p| a.wrapping_add(p as u32));
                 }
+            }
+            for &sum in sums.iter().take(job.width_mbs as usize) {
                 for _ in 0..reps {
-                    out.put_bits(8, (sum + 128) >> 8)?;
+                    out.put_bits(8, sum.wrapping_add(128) >> 8)?;
                 }
             }
         }

@@ -443,7 +443,7 @@ impl<B: Bus> Ve<B> {
             return Err(Fault::MissingBuffer { reg: AvcStmStart::NAME });
         }
         // END is inclusive (§1.3): size = END − START + 1, which cannot wrap since START ≠ 0.
-        let size = end.checked_sub(start).map(|d| d + 1).ok_or(Fault::StreamWindow)?;
+        let size = end.checked_sub(start).and_then(|d| d.checked_add(1)).ok_or(Fault::StreamWindow)?;
         if max == 0 || max & 7 != 0 || max >> 3 > size {
             return Err(Fault::StreamWindow);
         }
@@ -715,9 +715,10 @@ impl<B: Bus> Ve<B> {
 
         // Buffers (§3). All sizes fit u32 for w ≤ 120, h ≤ 68.
         let too_big = Fault::PictureSize { width_mbs: w, height_mbs: h };
-        let src_stride = stride_mbs * 16;
-        let src_y = self.check_buf(IspInputLuma::NAME, self.reg(IspInputLuma::OFFSET), src_stride * h * 16)?;
-        let src_c = self.check_buf(IspInputChroma0::NAME, self.reg(IspInputChroma0::OFFSET), src_stride * h * 8)?;
+        let src_stride = stride_mbs.checked_mul(16).ok_or(too_big)?;
+        let src_luma = src_stride.checked_mul(h).and_then(|x| x.checked_mul(16)).ok_or(too_big)?;
+        let src_y = self.check_buf(IspInputLuma::NAME, self.reg(IspInputLuma::OFFSET), src_luma)?;
+        let src_c = self.check_buf(IspInputChroma0::NAME, self.reg(IspInputChroma0::OFFSET), src_luma >> 1)?;
         let luma = rec_luma_bytes(w, h).ok_or(too_big)?;
         let chroma = rec_chroma_bytes(w, h).ok_or(too_big)?;
         let rec_y = self.check_buf(AvcRecY::NAME, self.reg(AvcRecY::OFFSET), luma)?;
@@ -820,22 +821,25 @@ impl<B: Bus> Ve<B> {
     }
 
     fn encode<E: SliceEngine>(&mut self, l: &Latched, engine: &mut E, scratch: &mut [u8]) -> Result<(), Fault> {
-        let (w, h) = (l.job.width_mbs as usize, l.job.height_mbs as usize);
-        let (stride, rows) = (w * 16, h * 16);
-        let (luma, chroma) = (stride * rows, stride * rows / 2);
-        let frame = luma + chroma;
-        let need = scratch_bytes(w as u32, h as u32).ok_or(Fault::Scratch)?;
+        let (w, h) = (l.job.width_mbs as u32, l.job.height_mbs as u32);
+        // w ≤ 120 and h ≤ 68 were checked at trigger; checked math keeps 32-bit ARM honest.
+        let stride = w.checked_mul(16).ok_or(Fault::Scratch)? as usize;
+        let luma = w.checked_mul(h).and_then(|m| m.checked_mul(256)).ok_or(Fault::Scratch)? as usize;
+        let chroma = luma >> 1;
+        let frame = luma.checked_add(chroma).ok_or(Fault::Scratch)?;
+        let need = scratch_bytes(w, h).ok_or(Fault::Scratch)?;
         let scratch = scratch.get_mut(..need).ok_or(Fault::Scratch)?;
-        let (src, rest) = scratch.split_at_mut(frame);
-        let (refb, recon) = rest.split_at_mut(frame);
-        let (src_y, src_uv) = src.split_at_mut(luma);
-        let (ref_y, ref_uv) = refb.split_at_mut(luma);
-        let (rec_y, rec_uv) = recon.split_at_mut(luma);
+        // Checked splits: the lengths are right by construction, but no panic path at all.
+        let (src, rest) = scratch.split_at_mut_checked(frame).ok_or(Fault::Scratch)?;
+        let (refb, recon) = rest.split_at_mut_checked(frame).ok_or(Fault::Scratch)?;
+        let (src_y, src_uv) = src.split_at_mut_checked(luma).ok_or(Fault::Scratch)?;
+        let (ref_y, ref_uv) = refb.split_at_mut_checked(luma).ok_or(Fault::Scratch)?;
+        let (rec_y, rec_uv) = recon.split_at_mut_checked(luma).ok_or(Fault::Scratch)?;
 
         let bus_err = |reg: &'static str| move |err| Fault::Bus { reg, err };
         read_plane(&self.bus, l.src_y, l.src_stride, src_y, stride).map_err(bus_err(IspInputLuma::NAME))?;
         read_plane(&self.bus, l.src_c, l.src_stride, src_uv, stride).map_err(bus_err(IspInputChroma0::NAME))?;
-        let rstride = rec_stride(w as u32).ok_or(Fault::Scratch)?;
+        let rstride = rec_stride(w).ok_or(Fault::Scratch)?;
         let p = l.job.slice_type == JobSliceType::P;
         if p {
             read_plane(&self.bus, l.ref_y, rstride, ref_y, stride).map_err(bus_err(AvcRef0Y::NAME))?;
@@ -886,16 +890,20 @@ fn subpix_tag(rec_y: u32, rec_c: u32) -> [u8; 16] {
 
 /// Reads rows of `row_len` bytes from `addr` with `bus_stride` into the packed `dst`.
 fn read_plane<B: Bus>(bus: &B, addr: u32, bus_stride: u32, dst: &mut [u8], row_len: usize) -> Result<(), BusError> {
-    for (i, row) in dst.chunks_mut(row_len.max(1)).enumerate() {
+    let mut i = 0usize;
+    for row in dst.chunks_mut(row_len.max(1)) {
         bus.read(row_addr(addr, bus_stride, i)?, row)?;
+        i = i.wrapping_add(1);
     }
     Ok(())
 }
 
 /// Writes the packed `src` rows to `addr` with `bus_stride`.
 fn write_plane<B: Bus>(bus: &mut B, addr: u32, bus_stride: u32, src: &[u8], row_len: usize) -> Result<(), BusError> {
-    for (i, row) in src.chunks(row_len.max(1)).enumerate() {
+    let mut i = 0usize;
+    for row in src.chunks(row_len.max(1)) {
         bus.write(row_addr(addr, bus_stride, i)?, row)?;
+        i = i.wrapping_add(1);
     }
     Ok(())
 }

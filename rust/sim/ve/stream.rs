@@ -81,7 +81,8 @@ impl Stream {
             let mut b = [0u8; 1];
             if let Some(addr) = start.checked_add(self.emitted) {
                 if bus.read(addr, &mut b).is_ok() {
-                    self.acc = (b[0] >> (8 - self.nacc)) as u32;
+                    // nacc is 1..=7: keep the top nacc bits of the stored byte.
+                    self.acc = (b[0] as u32).wrapping_shr(8u32.wrapping_sub(self.nacc));
                 }
             }
         }
@@ -110,7 +111,7 @@ impl<B: Bus> StreamWriter<'_, B> {
         let n = self.st.nbuf;
         self.st.nbuf = 0;
         // `emitted >= n` and `emitted <= cap`, checked in `push`.
-        let off = self.st.emitted - n as u32;
+        let off = self.st.emitted.wrapping_sub(n as u32);
         let res = match self.win.start.checked_add(off) {
             Some(addr) => self.bus.write(addr, self.st.buf.get(..n).unwrap_or(&[])),
             None => Err(BusError::Unmapped { addr: self.win.start, len: off }),
@@ -124,7 +125,7 @@ impl<B: Bus> StreamWriter<'_, B> {
     /// Pads the pending byte with zero bits (hardware BYTE_ALIGN command, and the end of a
     /// job when the encoder left a partial byte).
     pub fn align_zero_bits(&mut self) -> Result<(), BitError> {
-        let pad = (8 - self.st.nacc) & 7;
+        let pad = 8u32.wrapping_sub(self.st.nacc) & 7;
         self.put_bits(pad, 0)
     }
 
@@ -142,8 +143,9 @@ impl<B: Bus> StreamWriter<'_, B> {
         if let Some(slot) = self.st.buf.get_mut(self.st.nbuf) {
             *slot = b;
         }
-        self.st.nbuf += 1;
-        self.st.emitted += 1;
+        // Bounded by CHUNK and by `cap` (checked above).
+        self.st.nbuf = self.st.nbuf.wrapping_add(1);
+        self.st.emitted = self.st.emitted.wrapping_add(1);
         Ok(())
     }
 
@@ -168,12 +170,14 @@ impl<B: Bus> BitSink for StreamWriter<'_, B> {
         }
         let mut left = n;
         while left > 0 {
-            let take = core::cmp::min(left, 8 - self.st.nacc);
-            let chunk = (value >> (left - take)) & ((1u32 << take) - 1);
-            self.st.acc = (self.st.acc << take) | chunk;
-            self.st.nacc += take;
-            left -= take;
-            if self.st.nacc == 8 {
+            // nacc is 0..=7, so take is 1..=8 and left − take is 0..=31: the wrapping ops
+            // never wrap; they only keep the kernel's overflow checks out of this hot loop.
+            let take = core::cmp::min(left, 8u32.wrapping_sub(self.st.nacc) & 0xF).max(1);
+            let chunk = value.wrapping_shr(left.wrapping_sub(take)) & (1u32.wrapping_shl(take).wrapping_sub(1));
+            self.st.acc = self.st.acc.wrapping_shl(take) | chunk;
+            self.st.nacc = self.st.nacc.wrapping_add(take);
+            left = left.saturating_sub(take);
+            if self.st.nacc >= 8 {
                 let byte = (self.st.acc & 0xff) as u8;
                 self.st.acc = 0;
                 self.st.nacc = 0;

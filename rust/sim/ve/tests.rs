@@ -118,6 +118,7 @@ impl Rig {
     }
 
     /// §7 steps 5–6 for a job: buffers and parameters.
+    #[allow(clippy::too_many_arguments)]
     pub fn job(&mut self, p: bool, cabac: bool, qp: u32, rec: u32, refr: u32, sub_new: u32, sub_last: u32) {
         let (w, h) = (self.w, self.h);
         let luma = regs::rec_luma_bytes(w, h).unwrap();
