@@ -150,3 +150,61 @@ impl SliceEngine for StubEngine {
         Ok(())
     }
 }
+
+/// A decodable stand-in: every macroblock is coded as I_PCM (CAVLC only), so the
+/// reconstruction is the source bit for bit and any H.264 decoder reproduces it. Lets the
+/// model, the put-bits headers and the driver be tested end to end before (or besides) the
+/// real software encoder. CABAC jobs are rejected.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PcmEngine;
+
+impl SliceEngine for PcmEngine {
+    fn encode<S: BitSink>(
+        &mut self,
+        job: &SliceJob,
+        src: &Frame<'_>,
+        _reference: Option<&Frame<'_>>,
+        recon: &mut FrameMut<'_>,
+        out: &mut S,
+    ) -> Result<(), EngineError> {
+        if job.entropy != JobEntropy::Cavlc {
+            return Err(EngineError::Rejected);
+        }
+        let p = job.slice_type == JobSliceType::P;
+        let (w, h) = (job.width_mbs as usize, job.height_mbs as usize);
+        let stride = src.stride;
+        if recon.stride != stride {
+            return Err(EngineError::Rejected);
+        }
+        for mby in 0..h {
+            for mbx in 0..w {
+                if p {
+                    out.put_ue(0)?; // mb_skip_run (7.3.4)
+                }
+                // mb_type I_PCM: 25 in I slices, 5 + 25 in P slices (Tables 7-11, 7-13).
+                out.put_ue(if p { 30 } else { 25 })?;
+                out.align_zero()?; // pcm_alignment_zero_bit
+                for r in 0..16 {
+                    let o = (mby * 16 + r) * stride + mbx * 16;
+                    let row = src.y.get(o..o + 16).ok_or(EngineError::Rejected)?;
+                    recon.y.get_mut(o..o + 16).ok_or(EngineError::Rejected)?.copy_from_slice(row);
+                    for &b in row {
+                        out.put_bits(8, b as u32)?;
+                    }
+                }
+                for plane in 0..2 {
+                    for r in 0..8 {
+                        let o = (mby * 8 + r) * stride + mbx * 16;
+                        let row = src.uv.get(o..o + 16).ok_or(EngineError::Rejected)?;
+                        recon.uv.get_mut(o..o + 16).ok_or(EngineError::Rejected)?.copy_from_slice(row);
+                        for &b in row.iter().skip(plane).step_by(2) {
+                            out.put_bits(8, b as u32)?;
+                        }
+                    }
+                }
+            }
+        }
+        out.rbsp_trailing_bits()?;
+        Ok(())
+    }
+}

@@ -31,11 +31,13 @@ pub mod trace;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_e2e;
 
 pub use bus::{Bus, BusError};
 pub use engine::{
-    EngineError, Frame, FrameMut, JobDeblock, JobEntropy, JobSliceType, SliceEngine, SliceJob,
-    StubEngine,
+    EngineError, Frame, FrameMut, JobDeblock, JobEntropy, JobSliceType, PcmEngine, SliceEngine,
+    SliceJob, StubEngine,
 };
 pub use trace::{JobEnd, JobSummary, RegWrite, Trace};
 
