@@ -148,6 +148,24 @@ fn fill_source(bus: &mut HostBus, w: u32, h: u32, idx: u32) {
 /// Encodes `n` frames (IDR then P) through the register interface with `engine`. Returns the
 /// Annex-B stream and the reconstructions (tightly packed NV12) read from REC.
 fn encode_sequence<E: SliceEngine>(engine: &mut E, p: &Params, n: u32, qp: u32) -> (Vec<u8>, Vec<Vec<u8>>) {
+    encode_sequence_with(engine, p, n, qp, |r, p, idx, qp| {
+        if idx == 0 {
+            write_sps(r, p);
+            write_pps(r, p);
+        }
+        write_slice_header(r, p, idx, qp);
+    })
+}
+
+/// As [`encode_sequence`], with `headers(rig, params, frame index, qp)` writing the headers
+/// through put-bits.
+fn encode_sequence_with<E: SliceEngine>(
+    engine: &mut E,
+    p: &Params,
+    n: u32,
+    qp: u32,
+    mut headers: impl FnMut(&mut Rig, &Params, u32, u32),
+) -> (Vec<u8>, Vec<Vec<u8>>) {
     let mut r = Rig::new(p.w, p.h, 1 << 20);
     let mut stream = Vec::new();
     let mut recons = Vec::new();
@@ -159,11 +177,7 @@ fn encode_sequence<E: SliceEngine>(engine: &mut E, p: &Params, n: u32, qp: u32) 
         r.isp();
         r.stream();
         // Step 4: headers by put-bits (SPS/PPS with the IDR, §2.1 PREPEND_SPSPPS_TO_IDR).
-        if idx == 0 {
-            write_sps(&mut r, p);
-            write_pps(&mut r, p);
-        }
-        write_slice_header(&mut r, p, idx, qp);
+        headers(&mut r, p, idx, qp);
         for _ in 0..10 {
             let v = r.ve.read32(VeReset::OFFSET);
             if v & 0x300 == 0x300 {
@@ -226,10 +240,14 @@ fn ffmpeg_decode(name: &str, stream: &[u8]) -> Option<Vec<u8>> {
 
 fn check_against_ffmpeg<E: SliceEngine>(name: &str, engine: &mut E, p: Params, n: u32, qp: u32) {
     let (stream, recons) = encode_sequence(engine, &p, n, qp);
+    check_decoded(name, &p, n, &stream, &recons);
+}
+
+fn check_decoded(name: &str, p: &Params, n: u32, stream: &[u8], recons: &[Vec<u8>]) {
     if name == "pcm" {
         assert!(stream.windows(3).any(|w| w == [0, 0, 3]), "EPTB exercised in slice data");
     }
-    let Some(decoded) = ffmpeg_decode(name, &stream) else { return };
+    let Some(decoded) = ffmpeg_decode(name, stream) else { return };
     let frame = (p.w * p.h * 384) as usize;
     assert_eq!(decoded.len(), frame * n as usize, "frame count");
     for (i, rec) in recons.iter().enumerate() {
@@ -256,4 +274,79 @@ fn e2e_pcm_sources_match_recon() {
         fill_source(&mut bus, p.w, p.h, i as u32);
         assert_eq!(&rec[..], bus.slice(SRC, rec.len()));
     }
+}
+
+/// The backend's intended header path: h264-core's writers over a [`NalSink`] that drives the
+/// VE's put-bits registers, with escaping mapped to AVC_PARA0.EPTB_DIS (cedrus.md §2.2, §7
+/// step 4: start codes with EPTB off, RBSP with EPTB on).
+struct VeNal<'a>(&'a mut Rig);
+
+impl BitSink for VeNal<'_> {
+    fn put_bits(&mut self, n: u32, value: u32) -> Result<(), BitError> {
+        PutBits(self.0).put_bits(n, value)
+    }
+    fn bit_position(&self) -> u64 {
+        self.0.ve.stream.bit_len() as u64
+    }
+    fn put_ue(&mut self, v: u32) -> Result<(), BitError> {
+        PutBits(self.0).put_ue(v)
+    }
+    fn put_se(&mut self, v: i32) -> Result<(), BitError> {
+        PutBits(self.0).put_se(v)
+    }
+}
+
+impl crate::h264::nal::NalSink for VeNal<'_> {
+    fn set_escaping(&mut self, on: bool) {
+        self.0.set_eptb(on);
+    }
+    fn finish_payload(&mut self) -> Result<(), BitError> {
+        // Our RBSPs end with rbsp_stop_one_bit, never with a zero byte.
+        self.0.set_eptb(false);
+        Ok(())
+    }
+}
+
+#[test]
+fn e2e_h264_core_headers_over_put_bits() {
+    use crate::h264::uapi::*;
+    use crate::h264::{pps, slice_header, sps};
+    let p = Params { w: 6, h: 4, cabac: false, chroma_qp_offset: 4 };
+    let s = H264Sps {
+        profile_idc: 66,
+        level_idc: 30,
+        chroma_format_idc: 1,
+        log2_max_frame_num_minus4: 4,
+        log2_max_pic_order_cnt_lsb_minus4: 4,
+        max_num_ref_frames: 1,
+        pic_width_in_mbs_minus1: (p.w - 1) as u16,
+        pic_height_in_map_units_minus1: (p.h - 1) as u16,
+        flags: SPS_FLAG_FRAME_MBS_ONLY | SPS_FLAG_DIRECT_8X8_INFERENCE,
+        ..H264Sps::default()
+    };
+    let pp = H264Pps {
+        chroma_qp_index_offset: p.chroma_qp_offset as i8,
+        flags: PPS_FLAG_DEBLOCKING_FILTER_CONTROL_PRESENT,
+        ..H264Pps::default()
+    };
+    let n = 3;
+    let (stream, recons) = encode_sequence_with(&mut PcmEngine, &p, n, 28, |r, _, idx, qp| {
+        let mut sink = VeNal(r);
+        let ep = H264EncodeParams {
+            nal_ref_idc: 3,
+            slice_type: if idx == 0 { SLICE_TYPE_I } else { SLICE_TYPE_P },
+            frame_num: idx as u16,
+            pic_order_cnt_lsb: (idx * 2) as u16,
+            slice_qp_delta: (qp as i32 - 26) as i8,
+            flags: if idx == 0 { ENCODE_FLAG_IDR_PIC } else { 0 },
+            ..H264EncodeParams::default()
+        };
+        if idx == 0 {
+            sps::write_sps(&mut sink, StartCode::AnnexB, true, &s, &sps::SpsExtra::default()).unwrap();
+            pps::write_pps(&mut sink, StartCode::AnnexB, false, &pp).unwrap();
+        }
+        slice_header::begin_slice_nal(&mut sink, StartCode::AnnexB, idx != 0, &ep).unwrap();
+        slice_header::write_slice_header(&mut sink, &s, &pp, &ep, 0).unwrap();
+    });
+    check_decoded("core", &p, n, &stream, &recons);
 }
