@@ -23,6 +23,16 @@
 //!   SUBPIX_LAST does not carry the tag of its REF0 is refused (a mismatched pair would give
 //!   wrong predictions on hardware).
 //! - Address 0 means "not programmed" for every buffer register (their reset value).
+//!
+//! Kernel glue (`slenc.sim=cedrus-v3s`), in outline:
+//! 1. Implement [`Bus`] over the DMA-coherent allocations the backend makes (look the bus
+//!    address up in the list of live allocations; refuse anything else).
+//! 2. Keep `Ve<YourBus>` behind the lock that serialises MMIO; route the backend's
+//!    `readl`/`writel` to [`Ve::read32`]/[`Ve::write32`].
+//! 3. After a write, if [`Ve::is_busy`], queue a work item that calls [`Ve::run`] with the
+//!    engine and a [`scratch_bytes`]-sized buffer (vmalloc'd once, [`MAX_SCRATCH_BYTES`]), then,
+//!    if [`Ve::irq_pending`], calls the backend's IRQ handler as the interrupt would.
+//! 4. The watchdog's reset maps to [`Ve::reset_line`]; debugfs prints [`Trace::dump`].
 
 pub mod bus;
 pub mod engine;

@@ -770,3 +770,13 @@ fn random_register_traffic_never_panics() {
         r.run();
     }
 }
+
+#[test]
+fn trace_dump_names_registers() {
+    let mut r = Rig::new(2, 2, 4096);
+    r.frame(false, REC_A, REC_A, SUB_A, SUB_A);
+    let mut s = std::string::String::new();
+    r.ve.trace().dump(&mut s).unwrap();
+    assert!(s.contains("AVC_STARTTRIG"), "{s}");
+    assert!(s.contains("job 0: 2x2 MBs type 0 CAVLC qp 26"), "{s}");
+}

@@ -156,3 +156,37 @@ impl Trace {
         self.jobs.get(self.njobs.wrapping_sub(1) as usize & (JOB_RING - 1))
     }
 }
+
+impl Trace {
+    /// Writes the trace as text (jobs, then register writes with their cedrus.md names), for
+    /// debugfs (`seq_file` through `core::fmt::Write`) and test failure messages.
+    pub fn dump<W: core::fmt::Write>(&self, out: &mut W) -> core::fmt::Result {
+        writeln!(out, "jobs: {} total", self.njobs)?;
+        for j in self.jobs() {
+            writeln!(
+                out,
+                "job {}: {}x{} MBs type {} {} qp {} header {} bits, total {} bits, status {:#x}, {:?}{}",
+                j.seq,
+                j.width_mbs,
+                j.height_mbs,
+                j.slice_type,
+                if j.cabac { "CABAC" } else { "CAVLC" },
+                j.qp,
+                j.header_bits,
+                j.total_bits,
+                j.status,
+                j.end,
+                if j.fault.is_some() { " (fault below)" } else { "" },
+            )?;
+            if let Some(f) = j.fault {
+                writeln!(out, "  fault: {f:?}")?;
+            }
+        }
+        writeln!(out, "register writes: {} total", self.nwrites)?;
+        for w in self.writes() {
+            let name = crate::hw::cedrus::regs::name_of(w.offset as u32).unwrap_or("?");
+            writeln!(out, "{:>10} {:#05x} {:<26} {:#010x}", w.seq, w.offset, name, w.value)?;
+        }
+        Ok(())
+    }
+}
