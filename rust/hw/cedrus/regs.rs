@@ -51,7 +51,7 @@ impl<R> core::fmt::Debug for Field<R> {
 }
 
 impl<R> Field<R> {
-    /// The field `[hi:lo]`. [`register!`] checks `lo <= hi <= 31` at compile time; called
+    /// The field `[hi:lo]`. The local `register!` macro checks `lo <= hi <= 31` at compile time; called
     /// with other values this clamps instead of panicking.
     pub const fn new(hi: u8, lo: u8) -> Self {
         let hi = if hi > 31 { 31 } else { hi };

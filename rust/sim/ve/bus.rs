@@ -3,7 +3,7 @@
 //!
 //! The V3s has no IOMMU, so every VE buffer is one physically contiguous DMA allocation and the
 //! VE is programmed with `dma_addr_t` values (cedrus.md §3). A [`Bus`] maps such addresses to
-//! memory: in host tests a set of `Vec<u8>` regions ([`host::HostBus`]); in the kernel the
+//! memory: in host tests a set of `Vec<u8>` regions (`host::HostBus`, test builds only); in the kernel the
 //! glue implements it over its DMA-coherent allocations. An access must lie inside one mapped
 //! buffer; anything else is a [`BusError`] and the model turns it into an error status instead
 //! of touching memory.

@@ -163,7 +163,7 @@ pub struct FaultInjection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VeConfig {
     /// Raw VE_VERSION. The V3s value is unknown (cedrus.md §8); the default puts the V3s SoC
-    /// ID 0x1681 in [31:16], which is ≥ 0x1633 like the newer VE the V3s is inferred to be.
+    /// ID 0x1681 in `[31:16]`, which is ≥ 0x1633 like the newer VE the V3s is inferred to be.
     pub version: u32,
 }
 
