@@ -1,1 +1,2 @@
 //! Register-level models of the encoder blocks and the software encoders behind them.
+pub mod h264;
