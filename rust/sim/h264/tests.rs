@@ -71,3 +71,52 @@ fn deblocking_variants() {
         }
     }
 }
+
+/// Odd macroblock counts and a one-macroblock picture, I and P, both coders.
+#[test]
+fn odd_sizes() {
+    for (wm, hm) in [(1usize, 1usize), (3, 5), (7, 1), (1, 6), (9, 7)] {
+        let f = synthetic(wm, hm, 3, (wm * 31 + hm) as u64);
+        for e in [CAVLC, Entropy::Cabac { init_idc: 2 }] {
+            check_bitexact(&f, &Cfg::new(e, 28), &format!("odd_{wm}x{hm}"));
+        }
+    }
+}
+
+/// Full HD (1920×1088, 120×68 MBs), few frames, both coders.
+#[test]
+fn full_hd() {
+    let f = lavfi("testsrc2=size=1920x1088:rate=25", 1920, 1088, 2);
+    for e in [CAVLC, CABAC0] {
+        let enc = check_bitexact(&f, &Cfg::new(e, 32), "full_hd");
+        assert!(enc.stats[1].skip_mbs + enc.stats[1].inter_mbs > enc.stats[1].intra_mbs);
+    }
+}
+
+/// A natural-looking moving sequence at 640×480: quality, rate behaviour, CABAC gain.
+#[test]
+fn quality_and_rate() {
+    // A zooming Mandelbrot set is detailed, smooth and moving, like camera content.
+    let f = lavfi("mandelbrot=size=640x480:rate=25:start_scale=2.5", 640, 480, 4);
+    let mut sizes = Vec::new();
+    for qp in [10u8, 20, 26, 32, 40, 51] {
+        let e = encode_seq(&f, &Cfg::new(CAVLC, qp));
+        let bytes: usize = e.stream.len();
+        if qp == 26 {
+            for (src, rec) in f.iter().zip(e.recon.iter()) {
+                let p = psnr(src, rec);
+                std::println!("qp 26 psnr {p:.2} dB");
+                assert!(p >= 36.0, "PSNR {p:.2} dB at QP 26");
+            }
+            let cabac = check_bitexact(&f, &Cfg::new(CABAC0, qp), "mandel_cabac").stream.len();
+            let gain = 100.0 * (bytes as f64 - cabac as f64) / bytes as f64;
+            std::println!("qp 26: CAVLC {bytes} B, CABAC {cabac} B, gain {gain:.1} %");
+            assert!(gain >= 8.0, "CABAC gain only {gain:.1} %");
+        }
+        std::println!("qp {qp}: {bytes} bytes, stats {:?}", e.stats);
+        sizes.push(bytes);
+    }
+    for w in sizes.windows(2) {
+        assert!(w[1] < w[0], "size must fall as QP rises: {sizes:?}");
+    }
+}
