@@ -120,3 +120,41 @@ fn quality_and_rate() {
         assert!(w[1] < w[0], "size must fall as QP rises: {sizes:?}");
     }
 }
+
+/// Speed of 640×480 P frames (release build): `cargo test --release -p slenc-core bench_p_640x480 -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_p_640x480() {
+    let f = pan("mandelbrot=size=1600x1100:start_scale=1.5", 640, 480, 31);
+    for (name, e) in [("CAVLC", CAVLC), ("CABAC", CABAC0)] {
+        let c = Cfg::new(e, 26);
+        let t0 = std::time::Instant::now();
+        let enc = encode_seq(&f, &c);
+        let total = t0.elapsed().as_secs_f64();
+        // Time the P frames alone by re-encoding: subtract one I-frame encode.
+        let t1 = std::time::Instant::now();
+        let _ = encode_seq(&f[..1], &c);
+        let i_time = t1.elapsed().as_secs_f64();
+        let p_time = (total - i_time).max(1e-9);
+        let p_frames = (f.len() - 1) as f64;
+        let mbs = p_frames * 1200.0;
+        std::println!(
+            "{name}: P frames {:.1} fps, {:.2} us/MB, {} bytes total, last P stats {:?}",
+            p_frames / p_time,
+            p_time * 1e6 / mbs,
+            enc.stream.len(),
+            enc.stats.last().unwrap()
+        );
+    }
+}
+
+/// Panning natural-looking content: sub-sample motion, vectors reaching past the edges.
+#[test]
+fn pan_both_coders() {
+    let f = pan("mandelbrot=size=800x600:start_scale=1.5", 320, 176, 6);
+    for (e, qp) in [(CAVLC, 22u8), (CABAC0, 30), (Entropy::Cabac { init_idc: 1 }, 40), (CAVLC, 0), (CABAC0, 0)] {
+        let enc = check_bitexact(&f, &Cfg::new(e, qp), &format!("pan_{qp}"));
+        let s = enc.stats[3];
+        assert!(s.inter_mbs > s.intra_mbs, "{:?}", enc.stats);
+    }
+}

@@ -294,3 +294,35 @@ pub fn psnr(a: &Frame, b: &Frame) -> f64 {
     }
     10.0 * (255.0 * 255.0 / mse).log10()
 }
+
+/// A camera pan over a still picture from lavfi: each frame is a 2:1 box-filtered crop of a
+/// twice-larger picture moved by (3, 1) large-picture samples per frame, i.e. (1.5, 0.5)
+/// samples of motion, so the motion search needs sub-sample vectors.
+pub fn pan(src: &str, w: usize, h: usize, n: usize) -> Vec<Frame> {
+    let (bw, bh) = ((2 * w + 3 * n + 5) & !1, (2 * h + n + 5) & !1);
+    let big = lavfi(src, bw, bh, 1).remove(0);
+    let mut v = Vec::new();
+    for t in 0..n {
+        let (ox, oy) = (3 * t, t);
+        let mut f = Frame { w, h, y: vec![0; w * h], uv: vec![0; w * h / 2] };
+        for y in 0..h {
+            for x in 0..w {
+                let (sx, sy) = (ox + 2 * x, oy + 2 * y);
+                let s = big.y[sy * bw + sx] as u32 + big.y[sy * bw + sx + 1] as u32 + big.y[(sy + 1) * bw + sx] as u32 + big.y[(sy + 1) * bw + sx + 1] as u32;
+                f.y[y * w + x] = ((s + 2) >> 2) as u8;
+            }
+        }
+        for y in 0..h / 2 {
+            for x in 0..w / 2 {
+                for c in 0..2 {
+                    let (sx, sy) = (ox / 2 + 2 * x, oy / 2 + 2 * y);
+                    let g = |xx: usize, yy: usize| big.uv[yy * bw + 2 * xx + c] as u32;
+                    let s = g(sx, sy) + g(sx + 1, sy) + g(sx, sy + 1) + g(sx + 1, sy + 1);
+                    f.uv[y * w + 2 * x + c] = ((s + 2) >> 2) as u8;
+                }
+            }
+        }
+        v.push(f);
+    }
+    v
+}
