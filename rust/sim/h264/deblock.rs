@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+//! In-loop deblocking filter (8.7), applied to the whole reconstructed picture after all its
+//! macroblocks are decoded, macroblock by macroblock in raster order, exactly as a decoder does.
+
+use super::tables::{ALPHA, BETA, CHROMA_QP, TC0};
+use super::{MbInfo, Nv12Mut, SliceParams};
+
+#[derive(Clone, Copy)]
+struct Th {
+    alpha: i32,
+    beta: i32,
+    index_a: usize,
+}
+
+fn thresholds(qp: u8, off_a: i32, off_b: i32) -> Th {
+    let ia = (qp as i32 + off_a).clamp(0, 51) as usize;
+    let ib = (qp as i32 + off_b).clamp(0, 51) as usize;
+    Th { alpha: ALPHA[ia] as i32, beta: BETA[ib] as i32, index_a: ia }
+}
+
+fn at(d: &[u8], i: isize) -> i32 {
+    if i < 0 {
+        return 0;
+    }
+    d.get(i as usize).copied().unwrap_or(0) as i32
+}
+
+fn set(d: &mut [u8], i: isize, v: i32) {
+    if i >= 0 {
+        if let Some(s) = d.get_mut(i as usize) {
+            *s = v.clamp(0, 255) as u8;
+        }
+    }
+}
+
+/// Filters one line of samples across an edge: q0 at `base`, p0 at `base − step`.
+fn filter_luma(d: &mut [u8], base: isize, step: isize, bs: u8, t: &Th) {
+    let p0 = at(d, base - step);
+    let q0 = at(d, base);
+    let p1 = at(d, base - 2 * step);
+    let q1 = at(d, base + step);
+    if (p0 - q0).abs() >= t.alpha || (p1 - p0).abs() >= t.beta || (q1 - q0).abs() >= t.beta {
+        return;
+    }
+    let p2 = at(d, base - 3 * step);
+    let q2 = at(d, base + 2 * step);
+    let ap = (p2 - p0).abs() < t.beta;
+    let aq = (q2 - q0).abs() < t.beta;
+    if bs < 4 {
+        let tc0 = TC0[(bs - 1) as usize][t.index_a] as i32;
+        let tc = tc0 + ap as i32 + aq as i32;
+        let delta = ((((q0 - p0) << 2) + (p1 - q1) + 4) >> 3).clamp(-tc, tc);
+        set(d, base - step, p0 + delta);
+        set(d, base, q0 - delta);
+        if ap {
+            set(d, base - 2 * step, p1 + ((p2 + ((p0 + q0 + 1) >> 1) - (p1 << 1)) >> 1).clamp(-tc0, tc0));
+        }
+        if aq {
+            set(d, base + step, q1 + ((q2 + ((p0 + q0 + 1) >> 1) - (q1 << 1)) >> 1).clamp(-tc0, tc0));
+        }
+    } else {
+        let strong = (p0 - q0).abs() < ((t.alpha >> 2) + 2);
+        if ap && strong {
+            let p3 = at(d, base - 4 * step);
+            set(d, base - step, (p2 + 2 * p1 + 2 * p0 + 2 * q0 + q1 + 4) >> 3);
+            set(d, base - 2 * step, (p2 + p1 + p0 + q0 + 2) >> 2);
+            set(d, base - 3 * step, (2 * p3 + 3 * p2 + p1 + p0 + q0 + 4) >> 3);
+        } else {
+            set(d, base - step, (2 * p1 + p0 + q1 + 2) >> 2);
+        }
+        if aq && strong {
+            let q3 = at(d, base + 3 * step);
+            set(d, base, (p1 + 2 * p0 + 2 * q0 + 2 * q1 + q2 + 4) >> 3);
+            set(d, base + step, (p0 + q0 + q1 + q2 + 2) >> 2);
+            set(d, base + 2 * step, (2 * q3 + 3 * q2 + q1 + q0 + p0 + 4) >> 3);
+        } else {
+            set(d, base, (2 * q1 + q0 + p1 + 2) >> 2);
+        }
+    }
+}
+
+fn filter_chroma(d: &mut [u8], base: isize, step: isize, bs: u8, t: &Th) {
+    let p0 = at(d, base - step);
+    let q0 = at(d, base);
+    let p1 = at(d, base - 2 * step);
+    let q1 = at(d, base + step);
+    if (p0 - q0).abs() >= t.alpha || (p1 - p0).abs() >= t.beta || (q1 - q0).abs() >= t.beta {
+        return;
+    }
+    if bs < 4 {
+        let tc = TC0[(bs - 1) as usize][t.index_a] as i32 + 1;
+        let delta = ((((q0 - p0) << 2) + (p1 - q1) + 4) >> 3).clamp(-tc, tc);
+        set(d, base - step, p0 + delta);
+        set(d, base, q0 - delta);
+    } else {
+        set(d, base - step, (2 * p1 + p0 + q1 + 2) >> 2);
+        set(d, base, (2 * q1 + q0 + p1 + 2) >> 2);
+    }
+}
+
+/// Boundary strength between luma 4×4 block `bp` of `p` and `bq` of `q` (8.7.2.1).
+fn strength(p: &MbInfo, bp: usize, q: &MbInfo, bq: usize, mb_edge: bool) -> u8 {
+    if p.mb_type.is_intra() || q.mb_type.is_intra() {
+        return if mb_edge { 4 } else { 3 };
+    }
+    if p.nnz[bp] > 0 || q.nnz[bq] > 0 {
+        return 2;
+    }
+    // One reference picture and one vector per macroblock: only the vectors can differ.
+    if (p.mv[0] - q.mv[0]).abs() >= 4 || (p.mv[1] - q.mv[1]).abs() >= 4 {
+        return 1;
+    }
+    0
+}
+
+/// Deblocks the reconstructed picture in place.
+pub fn deblock_picture(p: &SliceParams, rec: &mut Nv12Mut, info: &[MbInfo]) {
+    if p.deblock.disable_idc == 1 {
+        return;
+    }
+    let w = p.width_mbs as usize;
+    let h = p.height_mbs as usize;
+    let off_a = p.deblock.alpha_c0_offset_div2 as i32 * 2;
+    let off_b = p.deblock.beta_offset_div2 as i32 * 2;
+    let qpi = (p.qp as i32 + p.chroma_qp_index_offset as i32).clamp(0, 51) as usize;
+    let tl = thresholds(p.qp, off_a, off_b);
+    let tc = thresholds(CHROMA_QP[qpi], off_a, off_b);
+    let ys = rec.y.stride as isize;
+    let cs = rec.uv.stride as isize;
+    for my in 0..h {
+        for mx in 0..w {
+            let idx = my * w + mx;
+            let q = match info.get(idx) {
+                Some(m) => *m,
+                None => return,
+            };
+            // Vertical edges (left to right), then horizontal edges (top to bottom).
+            for dir in 0..2 {
+                let mut bs_edges = [[0u8; 4]; 4];
+                for e in 0..4 {
+                    let nb = if e > 0 {
+                        Some(q)
+                    } else if dir == 0 && mx > 0 {
+                        info.get(idx - 1).copied()
+                    } else if dir == 1 && my > 0 {
+                        info.get(idx - w).copied()
+                    } else {
+                        None
+                    };
+                    let pm = match nb {
+                        Some(m) => m,
+                        None => continue,
+                    };
+                    for k in 0..4 {
+                        let (bq, bp) = if dir == 0 {
+                            (k * 4 + e, if e > 0 { k * 4 + e - 1 } else { k * 4 + 3 })
+                        } else {
+                            (e * 4 + k, if e > 0 { (e - 1) * 4 + k } else { 12 + k })
+                        };
+                        bs_edges[e][k] = strength(&pm, bp, &q, bq, e == 0);
+                    }
+                    let bs = bs_edges[e];
+                    if bs == [0; 4] {
+                        continue;
+                    }
+                    let d = &mut *rec.y.data;
+                    for i in 0..16 {
+                        let b = bs[i >> 2];
+                        if b == 0 {
+                            continue;
+                        }
+                        let (base, step) = if dir == 0 {
+                            (((my * 16 + i) as isize) * ys + (mx * 16 + e * 4) as isize, 1)
+                        } else {
+                            (((my * 16 + e * 4) as isize) * ys + (mx * 16 + i) as isize, ys)
+                        };
+                        filter_luma(d, base, step, b, &tl);
+                    }
+                }
+                // Chroma edges 0 and 2 (in 4×4 luma-edge units) with the luma strengths.
+                for ce in 0..2 {
+                    let e = ce * 2;
+                    let bs = bs_edges[e];
+                    if bs == [0; 4] {
+                        continue;
+                    }
+                    let d = &mut *rec.uv.data;
+                    for i in 0..8 {
+                        let b = bs[i >> 1];
+                        if b == 0 {
+                            continue;
+                        }
+                        for comp in 0..2 {
+                            let (base, step) = if dir == 0 {
+                                (((my * 8 + i) as isize) * cs + (2 * (mx * 8 + ce * 4) + comp) as isize, 2)
+                            } else {
+                                (((my * 8 + ce * 4) as isize) * cs + (2 * (mx * 8 + i) + comp) as isize, cs)
+                            };
+                            filter_chroma(d, base, step, b, &tc);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

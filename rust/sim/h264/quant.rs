@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Quantisation (encoder's choice: dead-zone rounding f = 1/3 intra, 1/6 inter) and the exact
+//! dequantisation of the decoder (8.5.12.1, 8.5.10, 8.5.11.2).
+
+use super::tables::{DEQUANT_V, POS_CLASS, QUANT_MF};
+
+/// Largest level magnitude we emit. CAVLC in Main profile cannot code levels much above 2063
+/// (level_prefix ≤ 15), so both entropy coders use the same clamp and the reconstruction stays
+/// what the decoder sees.
+pub const MAX_LEVEL: i32 = 2047;
+
+/// Rounding offset numerator (of 1<<qbits) for intra (1/3) and inter (1/6) blocks.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Rounding {
+    /// f = 1/3.
+    Intra,
+    /// f = 1/6.
+    Inter,
+}
+
+fn offset(qbits: u32, r: Rounding) -> i32 {
+    let one = 1i32 << qbits;
+    match r {
+        Rounding::Intra => one / 3,
+        Rounding::Inter => one / 6,
+    }
+}
+
+fn quant1(w: i32, mf: i32, f: i32, qbits: u32) -> i32 {
+    let a = ((w.unsigned_abs() as i64 * mf as i64 + f as i64) >> qbits) as i32;
+    let a = if a > MAX_LEVEL { MAX_LEVEL } else { a };
+    if w < 0 {
+        -a
+    } else {
+        a
+    }
+}
+
+/// Quantises a transformed 4×4 block (raster) in place; `skip_dc` leaves position 0 alone
+/// (Intra16x16 and chroma AC blocks code their DC separately). Returns the number of non-zero
+/// levels.
+pub fn quant4(b: &mut [i32; 16], qp: u8, r: Rounding, skip_dc: bool) -> u32 {
+    let q6 = (qp / 6) as u32;
+    let m = (qp % 6) as usize;
+    let qbits = 15 + q6;
+    let f = offset(qbits, r);
+    let mut nz = 0;
+    for i in 0..16 {
+        if skip_dc && i == 0 {
+            continue;
+        }
+        let mf = QUANT_MF[m][POS_CLASS[i]];
+        let l = quant1(b[i], mf, f, qbits);
+        b[i] = l;
+        nz += (l != 0) as u32;
+    }
+    nz
+}
+
+/// Quantises DC coefficients (after the Hadamard) of luma (16, already halved) or chroma (4).
+pub fn quant_dc(b: &mut [i32], qp: u8, r: Rounding) -> u32 {
+    let q6 = (qp / 6) as u32;
+    let m = (qp % 6) as usize;
+    let qbits = 16 + q6;
+    let f = offset(qbits, r);
+    let mf = QUANT_MF[m][0];
+    let mut nz = 0;
+    for v in b.iter_mut() {
+        *v = quant1(*v, mf, f, qbits);
+        nz += (*v != 0) as u32;
+    }
+    nz
+}
+
+/// Dequantises 4×4 levels (raster) in place: d = c · v · 2^(qP/6), which equals 8.5.12.1 with
+/// flat scaling matrices. `skip_dc` leaves position 0 alone.
+pub fn dequant4(b: &mut [i32; 16], qp: u8, skip_dc: bool) {
+    let q6 = (qp / 6) as u32;
+    let m = (qp % 6) as usize;
+    for i in 0..16 {
+        if skip_dc && i == 0 {
+            continue;
+        }
+        b[i] = (b[i] * DEQUANT_V[m][POS_CLASS[i]]) << q6;
+    }
+}
+
+/// Intra16x16 luma DC: inverse Hadamard of the levels (raster 4×4) then scaling (8.5.10).
+pub fn dequant_luma_dc(c: &mut [i32; 16], qp: u8) {
+    super::transform::hadamard4(c);
+    let q6 = (qp / 6) as i32;
+    let ls = 16 * DEQUANT_V[(qp % 6) as usize][0];
+    for v in c.iter_mut() {
+        *v = if qp >= 36 {
+            (*v * ls) << (q6 - 6)
+        } else {
+            (*v * ls + (1 << (5 - q6))) >> (6 - q6)
+        };
+    }
+}
+
+/// Chroma DC (4:2:0): inverse 2×2 Hadamard then scaling (8.5.11.2).
+pub fn dequant_chroma_dc(c: &mut [i32; 4], qpc: u8) {
+    super::transform::hadamard2(c);
+    let q6 = (qpc / 6) as u32;
+    let ls = 16 * DEQUANT_V[(qpc % 6) as usize][0];
+    for v in c.iter_mut() {
+        *v = ((*v * ls) << q6) >> 5;
+    }
+}
