@@ -208,3 +208,86 @@ impl SliceEngine for PcmEngine {
         Ok(())
     }
 }
+
+/// The real engine: the software H.264 slice encoder of `crate::sim::h264`, so the model's
+/// output decodes and its size responds to QP like the hardware's (ARCHITECTURE.md §5).
+///
+/// Its per-macroblock scratch is caller-provided (the kernel allocates it once):
+/// [`SwEngine::scratch_len`] entries for the largest picture.
+pub struct SwEngine<'a> {
+    /// Per-macroblock state of the encoder.
+    pub scratch: &'a mut [crate::sim::h264::MbInfo],
+    /// Statistics of the last successful slice.
+    pub last_stats: Option<crate::sim::h264::SliceStats>,
+    /// The encoder's error when the last job was refused (diagnostics).
+    pub last_error: Option<crate::sim::h264::EncodeError>,
+}
+
+impl<'a> SwEngine<'a> {
+    /// An engine using `scratch` as its macroblock state.
+    pub fn new(scratch: &'a mut [crate::sim::h264::MbInfo]) -> Self {
+        Self { scratch, last_stats: None, last_error: None }
+    }
+
+    /// Scratch entries needed for a `width_mbs × height_mbs` picture.
+    pub fn scratch_len(width_mbs: u16, height_mbs: u16) -> usize {
+        crate::sim::h264::scratch_len(width_mbs, height_mbs)
+    }
+}
+
+impl SliceEngine for SwEngine<'_> {
+    fn encode<S: BitSink>(
+        &mut self,
+        job: &SliceJob,
+        src: &Frame<'_>,
+        reference: Option<&Frame<'_>>,
+        recon: &mut FrameMut<'_>,
+        out: &mut S,
+    ) -> Result<(), EngineError> {
+        use crate::sim::h264 as sw;
+        let params = sw::SliceParams {
+            slice_type: match job.slice_type {
+                JobSliceType::I => sw::SliceType::I,
+                JobSliceType::P => sw::SliceType::P,
+            },
+            qp: job.qp,
+            chroma_qp_index_offset: job.chroma_qp_index_offset,
+            entropy: match job.entropy {
+                JobEntropy::Cavlc => sw::Entropy::Cavlc,
+                JobEntropy::Cabac { init_idc } => sw::Entropy::Cabac { init_idc },
+            },
+            deblock: sw::Deblock {
+                disable_idc: job.deblock.disable_idc,
+                alpha_c0_offset_div2: job.deblock.alpha_c0_offset_div2,
+                beta_offset_div2: job.deblock.beta_offset_div2,
+            },
+            width_mbs: job.width_mbs,
+            height_mbs: job.height_mbs,
+        };
+        fn nv12<'f>(f: &Frame<'f>) -> crate::sim::h264::Nv12<'f> {
+            use crate::sim::h264::{Nv12, Plane};
+            Nv12 { y: Plane { data: f.y, stride: f.stride }, uv: Plane { data: f.uv, stride: f.stride } }
+        }
+        let src = nv12(src);
+        let reference = reference.map(nv12);
+        let mut rec = sw::Nv12Mut {
+            y: sw::PlaneMut { data: &mut *recon.y, stride: recon.stride },
+            uv: sw::PlaneMut { data: &mut *recon.uv, stride: recon.stride },
+        };
+        self.last_stats = None;
+        self.last_error = None;
+        match sw::encode_slice(&params, &src, reference.as_ref(), &mut rec, self.scratch, out) {
+            Ok(stats) => {
+                self.last_stats = Some(stats);
+                Ok(())
+            }
+            Err(e) => {
+                self.last_error = Some(e);
+                Err(match e {
+                    sw::EncodeError::Bits(b) => EngineError::Bits(b),
+                    _ => EngineError::Rejected,
+                })
+            }
+        }
+    }
+}

@@ -47,7 +47,7 @@ mod tests_e2e;
 pub use bus::{Bus, BusError};
 pub use engine::{
     EngineError, Frame, FrameMut, JobDeblock, JobEntropy, JobSliceType, PcmEngine, SliceEngine,
-    SliceJob, StubEngine,
+    SliceJob, StubEngine, SwEngine,
 };
 pub use trace::{JobEnd, JobSummary, RegWrite, Trace};
 

@@ -42,6 +42,14 @@ struct Params {
     h: u32,
     cabac: bool,
     chroma_qp_offset: i32,
+    /// disable_deblocking_filter_idc, alpha, beta (slice header and AVC_PARA0 alike).
+    deblock: (u32, i32, i32),
+}
+
+impl Params {
+    const fn new(w: u32, h: u32, cabac: bool) -> Self {
+        Self { w, h, cabac, chroma_qp_offset: 4, deblock: (0, 0, 0) }
+    }
 }
 
 /// Start code with EPTB off, then the NAL header with EPTB on (jemk/Luc style, §2.2 and §6
@@ -122,9 +130,11 @@ fn write_slice_header(r: &mut Rig, p: &Params, idx: u32, qp: u32) {
         s.put_ue(1).unwrap(); // cabac_init_idc (Bootlin: 1 for P, §2.1)
     }
     s.put_se(qp as i32 - 26).unwrap(); // slice_qp_delta
-    s.put_ue(0).unwrap(); // disable_deblocking_filter_idc
-    s.put_se(0).unwrap(); // slice_alpha_c0_offset_div2
-    s.put_se(0).unwrap(); // slice_beta_offset_div2
+    s.put_ue(p.deblock.0).unwrap(); // disable_deblocking_filter_idc
+    if p.deblock.0 != 1 {
+        s.put_se(p.deblock.1).unwrap(); // slice_alpha_c0_offset_div2
+        s.put_se(p.deblock.2).unwrap(); // slice_beta_offset_div2
+    }
 }
 
 /// Fills the source with frame `idx` of a moving pattern.
@@ -191,6 +201,12 @@ fn encode_sequence_with<E: SliceEngine>(
         r.job(idx > 0, p.cabac, qp, rec, refr, sub_new, sub_last);
         let c = AvcPara1(r.ve.read32(AvcPara1::OFFSET)).with(AvcPara1::CHROMA_QP_OFFSET, p.chroma_qp_offset as u32);
         w32(&mut r.ve, c);
+        // §6 item 3: the deblocking fields must match the slice header.
+        let d = AvcPara0(r.ve.read32(AvcPara0::OFFSET))
+            .with(AvcPara0::DEBLOCK_IDC, p.deblock.0)
+            .with(AvcPara0::ALPHA_OFFSET_DIV2, p.deblock.1 as u32 & 0xF)
+            .with(AvcPara0::BETA_OFFSET_DIV2, p.deblock.2 as u32 & 0xF);
+        w32(&mut r.ve, d);
         // Step 7 and the IRQ.
         r.trigger();
         assert!(r.ve.is_busy(), "refused: {:?}", r.ve.fault());
@@ -260,13 +276,13 @@ fn check_decoded(name: &str, p: &Params, n: u32, stream: &[u8], recons: &[Vec<u8
 #[test]
 fn e2e_pcm_headers_by_put_bits_decode_with_ffmpeg() {
     // I then P frames; PCM data is full of zero runs, so EPTB in slice data is exercised.
-    check_against_ffmpeg("pcm", &mut PcmEngine, Params { w: 5, h: 3, cabac: false, chroma_qp_offset: 4 }, 4, 30);
+    check_against_ffmpeg("pcm", &mut PcmEngine, Params::new(5, 3, false), 4, 30);
 }
 
 #[test]
 fn e2e_pcm_sources_match_recon() {
     // PCM is lossless: REC must equal the source of each frame.
-    let p = Params { w: 3, h: 2, cabac: false, chroma_qp_offset: 0 };
+    let p = Params { chroma_qp_offset: 0, ..Params::new(3, 2, false) };
     let (_, recons) = encode_sequence(&mut PcmEngine, &p, 2, 26);
     let mut bus = HostBus::new();
     bus.map(SRC, (p.w * p.h * 384) as usize);
@@ -307,13 +323,11 @@ impl crate::h264::nal::NalSink for VeNal<'_> {
     }
 }
 
-#[test]
-fn e2e_h264_core_headers_over_put_bits() {
+fn core_headers<E: SliceEngine>(name: &str, engine: &mut E, p: Params) {
     use crate::h264::uapi::*;
     use crate::h264::{pps, slice_header, sps};
-    let p = Params { w: 6, h: 4, cabac: false, chroma_qp_offset: 4 };
     let s = H264Sps {
-        profile_idc: 66,
+        profile_idc: if p.cabac { 77 } else { 66 },
         level_idc: 30,
         chroma_format_idc: 1,
         log2_max_frame_num_minus4: 4,
@@ -326,11 +340,14 @@ fn e2e_h264_core_headers_over_put_bits() {
     };
     let pp = H264Pps {
         chroma_qp_index_offset: p.chroma_qp_offset as i8,
-        flags: PPS_FLAG_DEBLOCKING_FILTER_CONTROL_PRESENT,
+        // The VE has one chroma offset for Cb and Cr (AVC_PARA1[18:16]): no PPS extension.
+        second_chroma_qp_index_offset: p.chroma_qp_offset as i8,
+        flags: PPS_FLAG_DEBLOCKING_FILTER_CONTROL_PRESENT
+            | if p.cabac { PPS_FLAG_ENTROPY_CODING_MODE } else { 0 },
         ..H264Pps::default()
     };
     let n = 3;
-    let (stream, recons) = encode_sequence_with(&mut PcmEngine, &p, n, 28, |r, _, idx, qp| {
+    let (stream, recons) = encode_sequence_with(engine, &p, n, 28, |r, _, idx, qp| {
         let mut sink = VeNal(r);
         let ep = H264EncodeParams {
             nal_ref_idc: 3,
@@ -338,6 +355,8 @@ fn e2e_h264_core_headers_over_put_bits() {
             frame_num: idx as u16,
             pic_order_cnt_lsb: (idx * 2) as u16,
             slice_qp_delta: (qp as i32 - 26) as i8,
+            // Must match AVC_PARA0.CABAC_INIT_IDC, which the rig sets to 1 for CABAC P.
+            cabac_init_idc: (p.cabac && idx != 0) as u8,
             flags: if idx == 0 { ENCODE_FLAG_IDR_PIC } else { 0 },
             ..H264EncodeParams::default()
         };
@@ -348,5 +367,70 @@ fn e2e_h264_core_headers_over_put_bits() {
         slice_header::begin_slice_nal(&mut sink, StartCode::AnnexB, idx != 0, &ep).unwrap();
         slice_header::write_slice_header(&mut sink, &s, &pp, &ep, 0).unwrap();
     });
-    check_decoded("core", &p, n, &stream, &recons);
+    check_decoded(name, &p, n, &stream, &recons);
+}
+
+#[test]
+fn e2e_h264_core_headers_over_put_bits() {
+    core_headers("core-pcm", &mut PcmEngine, Params::new(6, 4, false));
+    let mut mb = std::vec![crate::sim::h264::MbInfo::default(); SwEngine::scratch_len(6, 4)];
+    core_headers("core-sw-cavlc", &mut SwEngine::new(&mut mb), Params::new(6, 4, false));
+    core_headers("core-sw-cabac", &mut SwEngine::new(&mut mb), Params::new(6, 4, true));
+}
+
+/// The software encoder behind the registers: scratch sized for the picture.
+fn sw_check(name: &str, p: Params, n: u32, qp: u32) -> Vec<u8> {
+    let mut mb = std::vec![crate::sim::h264::MbInfo::default(); SwEngine::scratch_len(p.w as u16, p.h as u16)];
+    let mut engine = SwEngine::new(&mut mb);
+    let (stream, recons) = encode_sequence(&mut engine, &p, n, qp);
+    check_decoded(name, &p, n, &stream, &recons);
+    stream
+}
+
+#[test]
+fn e2e_sw_cavlc_i_then_p_matches_ffmpeg() {
+    sw_check("sw-cavlc", Params::new(11, 7, false), 4, 28);
+}
+
+#[test]
+fn e2e_sw_cabac_i_then_p_matches_ffmpeg() {
+    sw_check("sw-cabac", Params::new(11, 7, true), 4, 28);
+}
+
+#[test]
+fn e2e_sw_deblocking_variants_match_ffmpeg() {
+    for (i, deblock) in [(1, 0, 0), (0, -6, 6), (2, 3, -2)].into_iter().enumerate() {
+        let p = Params { deblock, chroma_qp_offset: (i as i32) * 3, ..Params::new(6, 5, i == 2) };
+        sw_check("sw-deblock", p, 3, 36);
+    }
+}
+
+#[test]
+fn e2e_sw_size_responds_to_qp() {
+    let lo = sw_check("sw-qp20", Params::new(8, 6, false), 2, 20).len();
+    let hi = sw_check("sw-qp40", Params::new(8, 6, false), 2, 40).len();
+    assert!(lo > 2 * hi, "QP 20: {lo} bytes, QP 40: {hi} bytes");
+}
+
+#[test]
+fn e2e_sw_overflow_stalls() {
+    let p = Params::new(8, 6, false);
+    let mut mb = std::vec![crate::sim::h264::MbInfo::default(); SwEngine::scratch_len(8, 6)];
+    let mut engine = SwEngine::new(&mut mb);
+    let mut r = Rig::new(p.w, p.h, 200);
+    fill_source(r.ve.bus_mut(), p.w, p.h, 0);
+    r.enable();
+    r.isp();
+    r.stream();
+    write_sps(&mut r, &p);
+    write_pps(&mut r, &p);
+    write_slice_header(&mut r, &p, 0, 10);
+    r.job(false, false, 10, REC_A, REC_A, SUB_A, SUB_A);
+    r.trigger();
+    assert_eq!(r.ve.run(&mut engine, &mut r.scratch), Some(JobEnd::Stalled));
+    let (st, bits) = r.irq();
+    assert_eq!(st, AvcStatus::STALL.mask());
+    assert_eq!(bits, 200 * 8);
+    assert_eq!(r.ve.fault(), Some(Fault::StreamFull));
+    assert!(matches!(engine.last_error, Some(crate::sim::h264::EncodeError::Bits(_))));
 }
