@@ -434,3 +434,9 @@ fn e2e_sw_overflow_stalls() {
     assert_eq!(r.ve.fault(), Some(Fault::StreamFull));
     assert!(matches!(engine.last_error, Some(crate::sim::h264::EncodeError::Bits(_))));
 }
+
+#[test]
+fn e2e_sw_1920x1088_i_then_p() {
+    // The largest picture the model accepts (regs::MAX_*), CABAC, through the registers.
+    sw_check("sw-1080p", Params::new(120, 68, true), 2, 30);
+}
