@@ -185,18 +185,18 @@ impl SliceEngine for PcmEngine {
                 out.put_ue(if p { 30 } else { 25 })?;
                 out.align_zero()?; // pcm_alignment_zero_bit
                 for r in 0..16 {
-                    let o = (mby * 16 + r) * stride + mbx * 16;
-                    let row = src.y.get(o..o + 16).ok_or(EngineError::Rejected)?;
-                    recon.y.get_mut(o..o + 16).ok_or(EngineError::Rejected)?.copy_from_slice(row);
+                    let (o, e) = mb_row(mby * 16 + r, stride, mbx)?;
+                    let row = src.y.get(o..e).ok_or(EngineError::Rejected)?;
+                    recon.y.get_mut(o..e).ok_or(EngineError::Rejected)?.copy_from_slice(row);
                     for &b in row {
                         out.put_bits(8, b as u32)?;
                     }
                 }
                 for plane in 0..2 {
                     for r in 0..8 {
-                        let o = (mby * 8 + r) * stride + mbx * 16;
-                        let row = src.uv.get(o..o + 16).ok_or(EngineError::Rejected)?;
-                        recon.uv.get_mut(o..o + 16).ok_or(EngineError::Rejected)?.copy_from_slice(row);
+                        let (o, e) = mb_row(mby * 8 + r, stride, mbx)?;
+                        let row = src.uv.get(o..e).ok_or(EngineError::Rejected)?;
+                        recon.uv.get_mut(o..e).ok_or(EngineError::Rejected)?.copy_from_slice(row);
                         for &b in row.iter().skip(plane).step_by(2) {
                             out.put_bits(8, b as u32)?;
                         }
@@ -207,6 +207,16 @@ impl SliceEngine for PcmEngine {
         out.rbsp_trailing_bits()?;
         Ok(())
     }
+}
+
+/// Byte range of the 16 bytes of macroblock column `mbx` in row `row` (checked maths: the
+/// model bounds the sizes, but the engine must not rely on it).
+fn mb_row(row: usize, stride: usize, mbx: usize) -> Result<(usize, usize), EngineError> {
+    let o = row
+        .checked_mul(stride)
+        .and_then(|v| v.checked_add(mbx.checked_mul(16)?))
+        .ok_or(EngineError::Rejected)?;
+    Ok((o, o.checked_add(16).ok_or(EngineError::Rejected)?))
 }
 
 /// The real engine: the software H.264 slice encoder of `crate::sim::h264`, so the model's
