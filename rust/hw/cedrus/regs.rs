@@ -56,7 +56,11 @@ impl<R> Field<R> {
     pub const fn new(hi: u8, lo: u8) -> Self {
         let hi = if hi > 31 { 31 } else { hi };
         let lo = if lo > hi { hi } else { lo };
-        Self { lo, width: hi - lo + 1, _reg: PhantomData }
+        Self {
+            lo,
+            width: hi - lo + 1,
+            _reg: PhantomData,
+        }
     }
     /// Lowest bit.
     pub const fn lo(self) -> u32 {
@@ -603,11 +607,15 @@ impl AvcStartTrig {
 
     /// The put-bits command word `(nbits << 8) | PUT_BITS` (§2.2).
     pub const fn put_bits(nbits: u32) -> Self {
-        Self(0).with(Self::NUM_BITS, nbits).with(Self::CMD, Self::CMD_PUT_BITS)
+        Self(0)
+            .with(Self::NUM_BITS, nbits)
+            .with(Self::CMD, Self::CMD_PUT_BITS)
     }
     /// The trigger word for an H.264 encode: 0x00000008 (§2.1 step 6).
     pub const fn enc_start() -> Self {
-        Self(0).with(Self::ENC_MODE, Self::MODE_H264).with(Self::CMD, Self::CMD_ENC_START)
+        Self(0)
+            .with(Self::ENC_MODE, Self::MODE_H264)
+            .with(Self::CMD, Self::CMD_ENC_START)
     }
 }
 
@@ -619,7 +627,10 @@ impl AvcStatus {
 
 /// Name of the register at `offset` (as in cedrus.md), for traces and debugfs.
 pub fn name_of(offset: u32) -> Option<&'static str> {
-    REGISTERS.iter().find(|(o, _)| *o == offset).map(|(_, n)| *n)
+    REGISTERS
+        .iter()
+        .find(|(o, _)| *o == offset)
+        .map(|(_, n)| *n)
 }
 
 // ---- Limits and buffer sizes (cedrus.md §3) ------------------------------------------------
@@ -661,16 +672,26 @@ pub const fn rec_luma_bytes(w_mbs: u32, h_mbs: u32) -> Option<u32> {
     let (Some(stride), Some(h1)) = (rec_stride(w_mbs), h_mbs.checked_add(1)) else {
         return None;
     };
-    let Some(rows) = align_up(h1, 4) else { return None };
-    let Some(rows) = mul(rows, 16) else { return None };
+    let Some(rows) = align_up(h1, 4) else {
+        return None;
+    };
+    let Some(rows) = mul(rows, 16) else {
+        return None;
+    };
     mul(stride, rows)
 }
 
 /// Reconstruction chroma bytes: ALIGN(w,2)·16 × ALIGN(ceil(h/2),4)·16, placed after luma (§3).
 pub const fn rec_chroma_bytes(w_mbs: u32, h_mbs: u32) -> Option<u32> {
-    let Some(stride) = rec_stride(w_mbs) else { return None };
-    let Some(rows) = align_up(h_mbs.div_ceil(2), 4) else { return None };
-    let Some(rows) = mul(rows, 16) else { return None };
+    let Some(stride) = rec_stride(w_mbs) else {
+        return None;
+    };
+    let Some(rows) = align_up(h_mbs.div_ceil(2), 4) else {
+        return None;
+    };
+    let Some(rows) = mul(rows, 16) else {
+        return None;
+    };
     mul(stride, rows)
 }
 
@@ -688,14 +709,24 @@ pub const fn rec_bytes(w_mbs: u32, h_mbs: u32) -> Option<u32> {
 /// Sub-pixel buffer bytes: (ALIGN_DOWN((w+47)·2/3, 32) + ALIGN(w,32)·2) × ((16h+72)/8)
 /// (§3, Bootlin; about 50 KB at 1080p).
 pub const fn subpix_bytes(w_mbs: u32, h_mbs: u32) -> Option<u32> {
-    let Some(a) = w_mbs.checked_add(47) else { return None };
+    let Some(a) = w_mbs.checked_add(47) else {
+        return None;
+    };
     let Some(a) = mul(a, 2) else { return None };
     let a = (a / 3) & !31;
-    let Some(b) = align_up(w_mbs, 32) else { return None };
+    let Some(b) = align_up(w_mbs, 32) else {
+        return None;
+    };
     let Some(b) = mul(b, 2) else { return None };
-    let Some(cols) = a.checked_add(b) else { return None };
-    let Some(rows) = mul(h_mbs, 16) else { return None };
-    let Some(rows) = rows.checked_add(72) else { return None };
+    let Some(cols) = a.checked_add(b) else {
+        return None;
+    };
+    let Some(rows) = mul(h_mbs, 16) else {
+        return None;
+    };
+    let Some(rows) = rows.checked_add(72) else {
+        return None;
+    };
     mul(cols, rows / 8)
 }
 
@@ -710,7 +741,9 @@ pub const fn mb_info_bytes(w_mbs: u32) -> Option<u32> {
 /// MV buffer bytes when MV write-back is enabled: ALIGN(w,4) × h × 8 (§3, jemk's formula for
 /// the older VE; unverified on V3s, which Bootlin runs with write-back disabled).
 pub const fn mv_bytes(w_mbs: u32, h_mbs: u32) -> Option<u32> {
-    let Some(w) = align_up(w_mbs, 4) else { return None };
+    let Some(w) = align_up(w_mbs, 4) else {
+        return None;
+    };
     let Some(x) = mul(w, h_mbs) else { return None };
     mul(x, 8)
 }
@@ -733,16 +766,31 @@ mod tests {
     fn fields() {
         assert_eq!(AvcStartTrig::put_bits(32).raw(), (32 << 8) | 1);
         assert_eq!(AvcStartTrig::enc_start().raw(), 8);
-        assert_eq!(AvcMePara::default().with_bit(AvcMePara::WB_MV_INFO_DIS, true)
-            .with(AvcMePara::FME_SEARCH_LEVEL, 2).raw(), AvcMePara::BOOTLIN);
+        assert_eq!(
+            AvcMePara::default()
+                .with_bit(AvcMePara::WB_MV_INFO_DIS, true)
+                .with(AvcMePara::FME_SEARCH_LEVEL, 2)
+                .raw(),
+            AvcMePara::BOOTLIN
+        );
         assert_eq!(AvcPara0::BETA_OFFSET_DIV2.mask(), 0x00F0_0000);
-        assert_eq!(AvcPara0::default().with(AvcPara0::ALPHA_OFFSET_DIV2, 0x1F).raw(), 0x000F_0000);
+        assert_eq!(
+            AvcPara0::default()
+                .with(AvcPara0::ALPHA_OFFSET_DIV2, 0x1F)
+                .raw(),
+            0x000F_0000
+        );
         assert!(AvcPara1::default().try_with(AvcPara1::QP, 64).is_none());
         assert_eq!(IspPicStride0::INPUT_STRIDE_MBS.mask(), 0x07FF_0000);
         assert_eq!(AvcPutBitsData::VALUE.mask(), u32::MAX);
-        assert_eq!(VeMode::default().with_bit(VeMode::ENC_ENABLE, true)
-            .with_bit(VeMode::ENC_ISP_ENABLE, true).with(VeMode::DEC_MODE, VeMode::DEC_DISABLED).raw(),
-            VeMode::ENCODE_LOW_BYTE);
+        assert_eq!(
+            VeMode::default()
+                .with_bit(VeMode::ENC_ENABLE, true)
+                .with_bit(VeMode::ENC_ISP_ENABLE, true)
+                .with(VeMode::DEC_MODE, VeMode::DEC_DISABLED)
+                .raw(),
+            VeMode::ENCODE_LOW_BYTE
+        );
     }
 
     #[test]

@@ -62,9 +62,15 @@ pub mod host {
             assert!(end <= 1 << 32, "region wraps");
             for r in &self.regions {
                 let rend = r.base as u64 + r.data.len() as u64;
-                assert!(end <= r.base as u64 || base as u64 >= rend, "overlapping regions");
+                assert!(
+                    end <= r.base as u64 || base as u64 >= rend,
+                    "overlapping regions"
+                );
             }
-            self.regions.push(Region { base, data: vec![0; len] });
+            self.regions.push(Region {
+                base,
+                data: vec![0; len],
+            });
         }
 
         fn find(&self, addr: u32, len: u32) -> Result<(usize, usize), BusError> {
@@ -94,14 +100,20 @@ pub mod host {
 
     impl Bus for HostBus {
         fn read(&self, addr: u32, out: &mut [u8]) -> Result<(), BusError> {
-            let len = u32::try_from(out.len()).map_err(|_| BusError::Unmapped { addr, len: u32::MAX })?;
+            let len = u32::try_from(out.len()).map_err(|_| BusError::Unmapped {
+                addr,
+                len: u32::MAX,
+            })?;
             let (i, off) = self.find(addr, len)?;
             out.copy_from_slice(&self.regions[i].data[off..off + out.len()]);
             Ok(())
         }
 
         fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), BusError> {
-            let len = u32::try_from(data.len()).map_err(|_| BusError::Unmapped { addr, len: u32::MAX })?;
+            let len = u32::try_from(data.len()).map_err(|_| BusError::Unmapped {
+                addr,
+                len: u32::MAX,
+            })?;
             let (i, off) = self.find(addr, len)?;
             self.regions[i].data[off..off + data.len()].copy_from_slice(data);
             Ok(())

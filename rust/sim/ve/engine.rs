@@ -124,9 +124,17 @@ impl SliceEngine for StubEngine {
         out: &mut S,
     ) -> Result<(), EngineError> {
         let n = recon.y.len().min(src.y.len());
-        recon.y.get_mut(..n).ok_or(EngineError::Rejected)?.copy_from_slice(src.y.get(..n).ok_or(EngineError::Rejected)?);
+        recon
+            .y
+            .get_mut(..n)
+            .ok_or(EngineError::Rejected)?
+            .copy_from_slice(src.y.get(..n).ok_or(EngineError::Rejected)?);
         let n = recon.uv.len().min(src.uv.len());
-        recon.uv.get_mut(..n).ok_or(EngineError::Rejected)?.copy_from_slice(src.uv.get(..n).ok_or(EngineError::Rejected)?);
+        recon
+            .uv
+            .get_mut(..n)
+            .ok_or(EngineError::Rejected)?
+            .copy_from_slice(src.uv.get(..n).ok_or(EngineError::Rejected)?);
         if let JobEntropy::Cabac { .. } = job.entropy {
             out.align_with(true)?; // cabac_alignment_one_bit
         }
@@ -136,7 +144,10 @@ impl SliceEngine for StubEngine {
             let mut sums = [0u32; 256];
             for _ in 0..16 {
                 let row = rows.next().unwrap_or(&[]);
-                for (s, mb) in sums.iter_mut().zip(row.chunks(16).take(job.width_mbs as usize)) {
+                for (s, mb) in sums
+                    .iter_mut()
+                    .zip(row.chunks(16).take(job.width_mbs as usize))
+                {
                     *s = mb.iter().fold(*s, |a, &p| a.wrapping_add(p as u32));
                 }
             }
@@ -187,7 +198,11 @@ impl SliceEngine for PcmEngine {
                 for r in 0..16 {
                     let (o, e) = mb_row(mby * 16 + r, stride, mbx)?;
                     let row = src.y.get(o..e).ok_or(EngineError::Rejected)?;
-                    recon.y.get_mut(o..e).ok_or(EngineError::Rejected)?.copy_from_slice(row);
+                    recon
+                        .y
+                        .get_mut(o..e)
+                        .ok_or(EngineError::Rejected)?
+                        .copy_from_slice(row);
                     for &b in row {
                         out.put_bits(8, b as u32)?;
                     }
@@ -196,7 +211,11 @@ impl SliceEngine for PcmEngine {
                     for r in 0..8 {
                         let (o, e) = mb_row(mby * 8 + r, stride, mbx)?;
                         let row = src.uv.get(o..e).ok_or(EngineError::Rejected)?;
-                        recon.uv.get_mut(o..e).ok_or(EngineError::Rejected)?.copy_from_slice(row);
+                        recon
+                            .uv
+                            .get_mut(o..e)
+                            .ok_or(EngineError::Rejected)?
+                            .copy_from_slice(row);
                         for &b in row.iter().skip(plane).step_by(2) {
                             out.put_bits(8, b as u32)?;
                         }
@@ -236,7 +255,11 @@ pub struct SwEngine<'a> {
 impl<'a> SwEngine<'a> {
     /// An engine using `scratch` as its macroblock state.
     pub fn new(scratch: &'a mut [crate::sim::h264::MbInfo]) -> Self {
-        Self { scratch, last_stats: None, last_error: None }
+        Self {
+            scratch,
+            last_stats: None,
+            last_error: None,
+        }
     }
 
     /// Scratch entries needed for a `width_mbs × height_mbs` picture.
@@ -276,17 +299,39 @@ impl SliceEngine for SwEngine<'_> {
         };
         fn nv12<'f>(f: &Frame<'f>) -> crate::sim::h264::Nv12<'f> {
             use crate::sim::h264::{Nv12, Plane};
-            Nv12 { y: Plane { data: f.y, stride: f.stride }, uv: Plane { data: f.uv, stride: f.stride } }
+            Nv12 {
+                y: Plane {
+                    data: f.y,
+                    stride: f.stride,
+                },
+                uv: Plane {
+                    data: f.uv,
+                    stride: f.stride,
+                },
+            }
         }
         let src = nv12(src);
         let reference = reference.map(nv12);
         let mut rec = sw::Nv12Mut {
-            y: sw::PlaneMut { data: &mut *recon.y, stride: recon.stride },
-            uv: sw::PlaneMut { data: &mut *recon.uv, stride: recon.stride },
+            y: sw::PlaneMut {
+                data: &mut *recon.y,
+                stride: recon.stride,
+            },
+            uv: sw::PlaneMut {
+                data: &mut *recon.uv,
+                stride: recon.stride,
+            },
         };
         self.last_stats = None;
         self.last_error = None;
-        match sw::encode_slice(&params, &src, reference.as_ref(), &mut rec, self.scratch, out) {
+        match sw::encode_slice(
+            &params,
+            &src,
+            reference.as_ref(),
+            &mut rec,
+            self.scratch,
+            out,
+        ) {
             Ok(stats) => {
                 self.last_stats = Some(stats);
                 Ok(())

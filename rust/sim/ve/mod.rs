@@ -169,7 +169,9 @@ pub struct VeConfig {
 
 impl Default for VeConfig {
     fn default() -> Self {
-        Self { version: 0x1681_0000 }
+        Self {
+            version: 0x1681_0000,
+        }
     }
 }
 
@@ -359,7 +361,9 @@ impl<B: Bus> Ve<B> {
                 if self.ready_wait > 0 {
                     self.ready_wait -= 1;
                 }
-                AvcStatus::from_raw(self.status).with_bit(AvcStatus::PUT_BITS_READY, ready).raw()
+                AvcStatus::from_raw(self.status)
+                    .with_bit(AvcStatus::PUT_BITS_READY, ready)
+                    .raw()
             }
             AvcStmBitLen::OFFSET => self.stream.bit_len(),
             _ if regs::name_of(offset).is_some() => self.reg(offset),
@@ -376,7 +380,10 @@ impl<B: Bus> Ve<B> {
             self.set_fault(Fault::UnknownRegister { offset });
             return;
         }
-        let always_ok = matches!(offset, VeReset::OFFSET | AvcStatus::OFFSET | AvcIntEn::OFFSET);
+        let always_ok = matches!(
+            offset,
+            VeReset::OFFSET | AvcStatus::OFFSET | AvcIntEn::OFFSET
+        );
         if self.busy.is_some() && !always_ok {
             // The job in flight uses its latched configuration, but the driver is broken.
             self.misuse(Fault::WriteWhileBusy { offset });
@@ -446,21 +453,36 @@ impl<B: Bus> Ve<B> {
         let off = self.reg(AvcStmBitOffset::OFFSET);
         if off != 0 {
             // Semantics unknown (Bootlin writes 0, §2.1): strict reading, refuse.
-            return Err(Fault::BadField { reg: AvcStmBitOffset::NAME, field: "BITS", value: off });
+            return Err(Fault::BadField {
+                reg: AvcStmBitOffset::NAME,
+                field: "BITS",
+                value: off,
+            });
         }
         let start = self.reg(AvcStmStart::OFFSET);
         let end = self.reg(AvcStmEnd::OFFSET);
         let max = self.reg(AvcStmBitMax::OFFSET);
         if start == 0 {
-            return Err(Fault::MissingBuffer { reg: AvcStmStart::NAME });
+            return Err(Fault::MissingBuffer {
+                reg: AvcStmStart::NAME,
+            });
         }
         // END is inclusive (§1.3): size = END − START + 1, which cannot wrap since START ≠ 0.
-        let size = end.checked_sub(start).and_then(|d| d.checked_add(1)).ok_or(Fault::StreamWindow)?;
+        let size = end
+            .checked_sub(start)
+            .and_then(|d| d.checked_add(1))
+            .ok_or(Fault::StreamWindow)?;
         if max == 0 || max & 7 != 0 || max >> 3 > size {
             return Err(Fault::StreamWindow);
         }
-        self.bus.check(start, size).map_err(|err| Fault::Bus { reg: AvcStmStart::NAME, err })?;
-        Ok(Window { start, cap: max >> 3 })
+        self.bus.check(start, size).map_err(|err| Fault::Bus {
+            reg: AvcStmStart::NAME,
+            err,
+        })?;
+        Ok(Window {
+            start,
+            cap: max >> 3,
+        })
     }
 
     fn command(&mut self, t: AvcStartTrig) {
@@ -522,7 +544,10 @@ impl<B: Bus> Ve<B> {
         self.ready_wait = self.inject.put_bits_busy_reads;
         match (res, flushed) {
             (Err(BitError::ValueOutOfRange), _) => self.misuse(Fault::PutBitsValue),
-            (_, Err(StreamStop::Bus(err))) => self.misuse(Fault::Bus { reg: AvcStmStart::NAME, err }),
+            (_, Err(StreamStop::Bus(err))) => self.misuse(Fault::Bus {
+                reg: AvcStmStart::NAME,
+                err,
+            }),
             // The stream stops; the job that follows ends in STALL (§2.3).
             (Err(_), _) | (_, Err(StreamStop::Full)) => self.set_fault(Fault::StreamFull),
             (Ok(()), Ok(())) => {}
@@ -547,7 +572,10 @@ impl<B: Bus> Ve<B> {
             Some(f) => Err(f),
             None => match self.stream.stop {
                 Some(StreamStop::Full) => Err(Fault::StreamFull),
-                Some(StreamStop::Bus(err)) => Err(Fault::Bus { reg: AvcStmStart::NAME, err }),
+                Some(StreamStop::Bus(err)) => Err(Fault::Bus {
+                    reg: AvcStmStart::NAME,
+                    err,
+                }),
                 None => self.validate(seq),
             },
         };
@@ -585,7 +613,9 @@ impl<B: Bus> Ve<B> {
         if addr & (ADDR_ALIGN - 1) != 0 {
             return Err(Fault::Misaligned { reg, addr });
         }
-        self.bus.check(addr, len).map_err(|err| Fault::Bus { reg, err })?;
+        self.bus
+            .check(addr, len)
+            .map_err(|err| Fault::Bus { reg, err })?;
         Ok((addr, len))
     }
 
@@ -601,16 +631,28 @@ impl<B: Bus> Ve<B> {
 
         // Picture (§1.2).
         let pic = self.get::<IspPicInfo>();
-        let (w, h) = (pic.get(IspPicInfo::WIDTH_MBS), pic.get(IspPicInfo::HEIGHT_MBS));
+        let (w, h) = (
+            pic.get(IspPicInfo::WIDTH_MBS),
+            pic.get(IspPicInfo::HEIGHT_MBS),
+        );
         if w == 0 || h == 0 || w > MAX_WIDTH_MBS || h > MAX_HEIGHT_MBS {
-            return Err(Fault::PictureSize { width_mbs: w, height_mbs: h });
+            return Err(Fault::PictureSize {
+                width_mbs: w,
+                height_mbs: h,
+            });
         }
         let sc = self.get::<IspScalerSize>();
         // Bootlin writes the picture size here with the scaler off (§1.2); strict: must match.
         if sc.get(IspScalerSize::WIDTH_MBS) != w || sc.get(IspScalerSize::HEIGHT_MBS) != h {
-            return Err(Fault::BadField { reg: IspScalerSize::NAME, field: "SIZE", value: sc.raw() });
+            return Err(Fault::BadField {
+                reg: IspScalerSize::NAME,
+                field: "SIZE",
+                value: sc.raw(),
+            });
         }
-        let stride_mbs = self.get::<IspPicStride0>().get(IspPicStride0::INPUT_STRIDE_MBS);
+        let stride_mbs = self
+            .get::<IspPicStride0>()
+            .get(IspPicStride0::INPUT_STRIDE_MBS);
         if stride_mbs < w {
             return Err(Fault::Stride { stride_mbs });
         }
@@ -626,16 +668,28 @@ impl<B: Bus> Ve<B> {
             (IspCtrl::ISP_IRQ_EN, "ISP_IRQ_EN"),
         ] {
             if ctrl.get(f) != 0 {
-                return Err(Fault::BadField { reg: IspCtrl::NAME, field: name, value: ctrl.get(f) });
+                return Err(Fault::BadField {
+                    reg: IspCtrl::NAME,
+                    field: name,
+                    value: ctrl.get(f),
+                });
             }
         }
         if ctrl.get(IspCtrl::COLORSPACE) > IspCtrl::CS_YCC {
-            return Err(Fault::BadField { reg: IspCtrl::NAME, field: "COLORSPACE", value: 3 });
+            return Err(Fault::BadField {
+                reg: IspCtrl::NAME,
+                field: "COLORSPACE",
+                value: 3,
+            });
         }
 
         // PARA0 (§1.3).
         let p0 = self.get::<AvcPara0>();
-        let bad0 = |field: &'static str, value: u32| Fault::BadField { reg: AvcPara0::NAME, field, value };
+        let bad0 = |field: &'static str, value: u32| Fault::BadField {
+            reg: AvcPara0::NAME,
+            field,
+            value,
+        };
         for (f, name) in [
             (AvcPara0::STUFF_ZERO_AFTER_FF_EN, "STUFF_ZERO_AFTER_FF_EN"),
             (AvcPara0::SLICE_MODE_EN, "SLICE_MODE_EN"),
@@ -662,7 +716,10 @@ impl<B: Bus> Ve<B> {
         let beta = sext4(p0.get(AvcPara0::BETA_OFFSET_DIV2));
         // H.264 7.4.3 limits both to −6..6; the 4-bit field could hold −8..7.
         if !(-6..=6).contains(&alpha) {
-            return Err(bad0("ALPHA_OFFSET_DIV2", p0.get(AvcPara0::ALPHA_OFFSET_DIV2)));
+            return Err(bad0(
+                "ALPHA_OFFSET_DIV2",
+                p0.get(AvcPara0::ALPHA_OFFSET_DIV2),
+            ));
         }
         if !(-6..=6).contains(&beta) {
             return Err(bad0("BETA_OFFSET_DIV2", p0.get(AvcPara0::BETA_OFFSET_DIV2)));
@@ -672,14 +729,20 @@ impl<B: Bus> Ve<B> {
             return Err(bad0("CABAC_INIT_IDC", init_idc));
         }
         let entropy = if p0.is_set(AvcPara0::ENTROPY_CABAC) {
-            JobEntropy::Cabac { init_idc: init_idc as u8 }
+            JobEntropy::Cabac {
+                init_idc: init_idc as u8,
+            }
         } else {
             JobEntropy::Cavlc
         };
 
         // PARA1 (§1.3): fixed QP only (§6).
         let p1 = self.get::<AvcPara1>();
-        let bad1 = |field: &'static str, value: u32| Fault::BadField { reg: AvcPara1::NAME, field, value };
+        let bad1 = |field: &'static str, value: u32| Fault::BadField {
+            reg: AvcPara1::NAME,
+            field,
+            value,
+        };
         for (f, name) in [
             (AvcPara1::RC_MODE, "RC_MODE"),
             (AvcPara1::MODE_OPTIMIZE_EN, "MODE_OPTIMIZE_EN"),
@@ -705,13 +768,31 @@ impl<B: Bus> Ve<B> {
         // Undocumented blocks the model does not implement: must be off (Bootlin writes 0).
         let para2 = self.reg(AvcPara2::OFFSET);
         if para2 != 0 {
-            return Err(Fault::BadField { reg: AvcPara2::NAME, field: "VALUE", value: para2 });
+            return Err(Fault::BadField {
+                reg: AvcPara2::NAME,
+                field: "VALUE",
+                value: para2,
+            });
         }
-        if self.get::<AvcCyclicIntraRefresh>().is_set(AvcCyclicIntraRefresh::EN) {
-            return Err(Fault::BadField { reg: AvcCyclicIntraRefresh::NAME, field: "EN", value: 1 });
+        if self
+            .get::<AvcCyclicIntraRefresh>()
+            .is_set(AvcCyclicIntraRefresh::EN)
+        {
+            return Err(Fault::BadField {
+                reg: AvcCyclicIntraRefresh::NAME,
+                field: "EN",
+                value: 1,
+            });
         }
-        if self.get::<AvcTemporalFilterPar>().is_set(AvcTemporalFilterPar::EN) {
-            return Err(Fault::BadField { reg: AvcTemporalFilterPar::NAME, field: "EN", value: 1 });
+        if self
+            .get::<AvcTemporalFilterPar>()
+            .is_set(AvcTemporalFilterPar::EN)
+        {
+            return Err(Fault::BadField {
+                reg: AvcTemporalFilterPar::NAME,
+                field: "EN",
+                value: 1,
+            });
         }
         let me = self.get::<AvcMePara>();
         // Buffers of unknown size (§3): DRAM deblocking/T-pixel and ROI are refused.
@@ -721,16 +802,30 @@ impl<B: Bus> Ve<B> {
             (AvcMePara::ROI_EN, "ROI_EN"),
         ] {
             if me.is_set(f) {
-                return Err(Fault::BadField { reg: AvcMePara::NAME, field: name, value: 1 });
+                return Err(Fault::BadField {
+                    reg: AvcMePara::NAME,
+                    field: name,
+                    value: 1,
+                });
             }
         }
 
         // Buffers (§3). All sizes fit u32 for w ≤ 120, h ≤ 68.
-        let too_big = Fault::PictureSize { width_mbs: w, height_mbs: h };
+        let too_big = Fault::PictureSize {
+            width_mbs: w,
+            height_mbs: h,
+        };
         let src_stride = stride_mbs.checked_mul(16).ok_or(too_big)?;
-        let src_luma = src_stride.checked_mul(h).and_then(|x| x.checked_mul(16)).ok_or(too_big)?;
+        let src_luma = src_stride
+            .checked_mul(h)
+            .and_then(|x| x.checked_mul(16))
+            .ok_or(too_big)?;
         let src_y = self.check_buf(IspInputLuma::NAME, self.reg(IspInputLuma::OFFSET), src_luma)?;
-        let src_c = self.check_buf(IspInputChroma0::NAME, self.reg(IspInputChroma0::OFFSET), src_luma >> 1)?;
+        let src_c = self.check_buf(
+            IspInputChroma0::NAME,
+            self.reg(IspInputChroma0::OFFSET),
+            src_luma >> 1,
+        )?;
         let luma = rec_luma_bytes(w, h).ok_or(too_big)?;
         let chroma = rec_chroma_bytes(w, h).ok_or(too_big)?;
         let rec_y = self.check_buf(AvcRecY::NAME, self.reg(AvcRecY::OFFSET), luma)?;
@@ -741,13 +836,21 @@ impl<B: Bus> Ve<B> {
         let sp = subpix_bytes(w, h).ok_or(too_big)?;
         let sp_new = self.check_buf(AvcSubpixNew::NAME, self.reg(AvcSubpixNew::OFFSET), sp)?;
         let sp_last = self.check_buf(AvcSubpixLast::NAME, self.reg(AvcSubpixLast::OFFSET), sp)?;
-        let mbi = self.check_buf(AvcMbInfo::NAME, self.reg(AvcMbInfo::OFFSET), mb_info_bytes(w).ok_or(too_big)?)?;
+        let mbi = self.check_buf(
+            AvcMbInfo::NAME,
+            self.reg(AvcMbInfo::OFFSET),
+            mb_info_bytes(w).ok_or(too_big)?,
+        )?;
         let stm = (win.start, win.cap);
         let mv = if me.is_set(AvcMePara::WB_MV_INFO_DIS) {
             None
         } else {
             // Write-back on: the buffer must exist (size from jemk, unverified on V3s, §3).
-            Some(self.check_buf(AvcMvBufAddr::NAME, self.reg(AvcMvBufAddr::OFFSET), mv_bytes(w, h).ok_or(too_big)?)?)
+            Some(self.check_buf(
+                AvcMvBufAddr::NAME,
+                self.reg(AvcMvBufAddr::OFFSET),
+                mv_bytes(w, h).ok_or(too_big)?,
+            )?)
         };
 
         // Nothing written may overlap anything else the job touches.
@@ -781,7 +884,12 @@ impl<B: Bus> Ve<B> {
 
         if p {
             let mut tag = [0u8; 16];
-            self.bus.read(sp_last.0, &mut tag).map_err(|err| Fault::Bus { reg: AvcSubpixLast::NAME, err })?;
+            self.bus
+                .read(sp_last.0, &mut tag)
+                .map_err(|err| Fault::Bus {
+                    reg: AvcSubpixLast::NAME,
+                    err,
+                })?;
             if tag != subpix_tag(ref_y.0, ref_c.0) {
                 return Err(Fault::SubpixMismatch);
             }
@@ -827,16 +935,28 @@ impl<B: Bus> Ve<B> {
             Some(f) => Err(f),
             None => self.encode(&l, engine, scratch),
         };
-        let end = if res.is_ok() { JobEnd::Finished } else { JobEnd::Stalled };
+        let end = if res.is_ok() {
+            JobEnd::Finished
+        } else {
+            JobEnd::Stalled
+        };
         self.complete(l.seq, res);
         Some(end)
     }
 
-    fn encode<E: SliceEngine>(&mut self, l: &Latched, engine: &mut E, scratch: &mut [u8]) -> Result<(), Fault> {
+    fn encode<E: SliceEngine>(
+        &mut self,
+        l: &Latched,
+        engine: &mut E,
+        scratch: &mut [u8],
+    ) -> Result<(), Fault> {
         let (w, h) = (l.job.width_mbs as u32, l.job.height_mbs as u32);
         // w ≤ 120 and h ≤ 68 were checked at trigger; checked math keeps 32-bit ARM honest.
         let stride = w.checked_mul(16).ok_or(Fault::Scratch)? as usize;
-        let luma = w.checked_mul(h).and_then(|m| m.checked_mul(256)).ok_or(Fault::Scratch)? as usize;
+        let luma = w
+            .checked_mul(h)
+            .and_then(|m| m.checked_mul(256))
+            .ok_or(Fault::Scratch)? as usize;
         let chroma = luma >> 1;
         let frame = luma.checked_add(chroma).ok_or(Fault::Scratch)?;
         let need = scratch_bytes(w, h).ok_or(Fault::Scratch)?;
@@ -849,18 +969,34 @@ impl<B: Bus> Ve<B> {
         let (rec_y, rec_uv) = recon.split_at_mut_checked(luma).ok_or(Fault::Scratch)?;
 
         let bus_err = |reg: &'static str| move |err| Fault::Bus { reg, err };
-        read_plane(&self.bus, l.src_y, l.src_stride, src_y, stride).map_err(bus_err(IspInputLuma::NAME))?;
-        read_plane(&self.bus, l.src_c, l.src_stride, src_uv, stride).map_err(bus_err(IspInputChroma0::NAME))?;
+        read_plane(&self.bus, l.src_y, l.src_stride, src_y, stride)
+            .map_err(bus_err(IspInputLuma::NAME))?;
+        read_plane(&self.bus, l.src_c, l.src_stride, src_uv, stride)
+            .map_err(bus_err(IspInputChroma0::NAME))?;
         let rstride = rec_stride(w).ok_or(Fault::Scratch)?;
         let p = l.job.slice_type == JobSliceType::P;
         if p {
-            read_plane(&self.bus, l.ref_y, rstride, ref_y, stride).map_err(bus_err(AvcRef0Y::NAME))?;
-            read_plane(&self.bus, l.ref_c, rstride, ref_uv, stride).map_err(bus_err(AvcRef0C::NAME))?;
+            read_plane(&self.bus, l.ref_y, rstride, ref_y, stride)
+                .map_err(bus_err(AvcRef0Y::NAME))?;
+            read_plane(&self.bus, l.ref_c, rstride, ref_uv, stride)
+                .map_err(bus_err(AvcRef0C::NAME))?;
         }
 
-        let src_f = Frame { y: src_y, uv: src_uv, stride };
-        let ref_f = Frame { y: ref_y, uv: ref_uv, stride };
-        let mut rec_f = FrameMut { y: rec_y, uv: rec_uv, stride };
+        let src_f = Frame {
+            y: src_y,
+            uv: src_uv,
+            stride,
+        };
+        let ref_f = Frame {
+            y: ref_y,
+            uv: ref_uv,
+            stride,
+        };
+        let mut rec_f = FrameMut {
+            y: rec_y,
+            uv: rec_uv,
+            stride,
+        };
         let mut out = self.stream.writer(&mut self.bus, l.win, l.ep);
         let res = engine.encode(&l.job, &src_f, p.then_some(&ref_f), &mut rec_f, &mut out);
         // An engine that stops mid-byte gets zero padding, as the stream must end aligned.
@@ -868,13 +1004,20 @@ impl<B: Bus> Ve<B> {
         let flushed = out.flush();
         match (res, flushed) {
             (_, Err(StreamStop::Full)) => return Err(Fault::StreamFull),
-            (_, Err(StreamStop::Bus(err))) => return Err(Fault::Bus { reg: AvcStmStart::NAME, err }),
+            (_, Err(StreamStop::Bus(err))) => {
+                return Err(Fault::Bus {
+                    reg: AvcStmStart::NAME,
+                    err,
+                })
+            }
             (Err(e), Ok(())) => return Err(Fault::Engine(e)),
             (Ok(()), Ok(())) => {}
         }
 
-        write_plane(&mut self.bus, l.rec_y, rstride, rec_f.y, stride).map_err(bus_err(AvcRecY::NAME))?;
-        write_plane(&mut self.bus, l.rec_c, rstride, rec_f.uv, stride).map_err(bus_err(AvcRecC::NAME))?;
+        write_plane(&mut self.bus, l.rec_y, rstride, rec_f.y, stride)
+            .map_err(bus_err(AvcRecY::NAME))?;
+        write_plane(&mut self.bus, l.rec_c, rstride, rec_f.uv, stride)
+            .map_err(bus_err(AvcRecC::NAME))?;
         self.bus
             .write(l.subpix_new, &subpix_tag(l.rec_y, l.rec_c))
             .map_err(bus_err(AvcSubpixNew::NAME))?;
@@ -901,7 +1044,13 @@ fn subpix_tag(rec_y: u32, rec_c: u32) -> [u8; 16] {
 }
 
 /// Reads rows of `row_len` bytes from `addr` with `bus_stride` into the packed `dst`.
-fn read_plane<B: Bus>(bus: &B, addr: u32, bus_stride: u32, dst: &mut [u8], row_len: usize) -> Result<(), BusError> {
+fn read_plane<B: Bus>(
+    bus: &B,
+    addr: u32,
+    bus_stride: u32,
+    dst: &mut [u8],
+    row_len: usize,
+) -> Result<(), BusError> {
     let mut i = 0usize;
     for row in dst.chunks_mut(row_len.max(1)) {
         bus.read(row_addr(addr, bus_stride, i)?, row)?;
@@ -911,7 +1060,13 @@ fn read_plane<B: Bus>(bus: &B, addr: u32, bus_stride: u32, dst: &mut [u8], row_l
 }
 
 /// Writes the packed `src` rows to `addr` with `bus_stride`.
-fn write_plane<B: Bus>(bus: &mut B, addr: u32, bus_stride: u32, src: &[u8], row_len: usize) -> Result<(), BusError> {
+fn write_plane<B: Bus>(
+    bus: &mut B,
+    addr: u32,
+    bus_stride: u32,
+    src: &[u8],
+    row_len: usize,
+) -> Result<(), BusError> {
     let mut i = 0usize;
     for row in src.chunks(row_len.max(1)) {
         bus.write(row_addr(addr, bus_stride, i)?, row)?;
@@ -926,5 +1081,8 @@ fn row_addr(addr: u32, stride: u32, row: usize) -> Result<u32, BusError> {
         .ok()
         .and_then(|r| r.checked_mul(stride))
         .and_then(|off| addr.checked_add(off))
-        .ok_or(BusError::Unmapped { addr, len: u32::MAX })
+        .ok_or(BusError::Unmapped {
+            addr,
+            len: u32::MAX,
+        })
 }

@@ -61,7 +61,15 @@ pub(crate) struct Stream {
 impl Stream {
     /// Power-on / reset state.
     pub const fn new() -> Self {
-        Self { emitted: 0, acc: 0, nacc: 0, zeros: 0, buf: [0; CHUNK], nbuf: 0, stop: None }
+        Self {
+            emitted: 0,
+            acc: 0,
+            nacc: 0,
+            zeros: 0,
+            buf: [0; CHUNK],
+            nbuf: 0,
+            stop: None,
+        }
     }
 
     /// STM_BIT_LEN as the driver reads it.
@@ -89,8 +97,18 @@ impl Stream {
     }
 
     /// A writer for one command or one job.
-    pub fn writer<'a, B: Bus>(&'a mut self, bus: &'a mut B, win: Window, ep: bool) -> StreamWriter<'a, B> {
-        StreamWriter { st: self, bus, win, ep }
+    pub fn writer<'a, B: Bus>(
+        &'a mut self,
+        bus: &'a mut B,
+        win: Window,
+        ep: bool,
+    ) -> StreamWriter<'a, B> {
+        StreamWriter {
+            st: self,
+            bus,
+            win,
+            ep,
+        }
     }
 }
 
@@ -114,7 +132,10 @@ impl<B: Bus> StreamWriter<'_, B> {
         let off = self.st.emitted.wrapping_sub(n as u32);
         let res = match self.win.start.checked_add(off) {
             Some(addr) => self.bus.write(addr, self.st.buf.get(..n).unwrap_or(&[])),
-            None => Err(BusError::Unmapped { addr: self.win.start, len: off }),
+            None => Err(BusError::Unmapped {
+                addr: self.win.start,
+                len: off,
+            }),
         };
         if let Err(e) = res {
             self.st.stop.get_or_insert(StreamStop::Bus(e));
@@ -155,7 +176,11 @@ impl<B: Bus> StreamWriter<'_, B> {
             self.st.zeros = 0;
         }
         self.push(b)?;
-        self.st.zeros = if b == 0 { self.st.zeros.saturating_add(1) } else { 0 };
+        self.st.zeros = if b == 0 {
+            self.st.zeros.saturating_add(1)
+        } else {
+            0
+        };
         Ok(())
     }
 }
@@ -173,7 +198,8 @@ impl<B: Bus> BitSink for StreamWriter<'_, B> {
             // nacc is 0..=7, so take is 1..=8 and left − take is 0..=31: the wrapping ops
             // never wrap; they only keep the kernel's overflow checks out of this hot loop.
             let take = core::cmp::min(left, 8u32.wrapping_sub(self.st.nacc) & 0xF).max(1);
-            let chunk = value.wrapping_shr(left.wrapping_sub(take)) & (1u32.wrapping_shl(take).wrapping_sub(1));
+            let chunk = value.wrapping_shr(left.wrapping_sub(take))
+                & (1u32.wrapping_shl(take).wrapping_sub(1));
             self.st.acc = self.st.acc.wrapping_shl(take) | chunk;
             self.st.nacc = self.st.nacc.wrapping_add(take);
             left = left.saturating_sub(take);

@@ -49,7 +49,13 @@ impl Rig {
             *b = ((i * 7 + i / stride * 3) & 0xFF) as u8;
         }
         let ve = Ve::new(bus, VeConfig::default());
-        Self { ve, w, h, stm_size, scratch: vec![0; scratch_bytes(w, h).unwrap()] }
+        Self {
+            ve,
+            w,
+            h,
+            stm_size,
+            scratch: vec![0; scratch_bytes(w, h).unwrap()],
+        }
     }
 
     /// §7 step 1: encoder on, with the reset pulse.
@@ -68,9 +74,22 @@ impl Rig {
     pub fn isp(&mut self) {
         let (w, h) = (self.w, self.h);
         let ve = &mut self.ve;
-        w32(ve, IspPicInfo::default().with(IspPicInfo::WIDTH_MBS, w).with(IspPicInfo::HEIGHT_MBS, h));
-        w32(ve, IspScalerSize::default().with(IspScalerSize::WIDTH_MBS, w).with(IspScalerSize::HEIGHT_MBS, h));
-        w32(ve, IspPicStride0::default().with(IspPicStride0::INPUT_STRIDE_MBS, w));
+        w32(
+            ve,
+            IspPicInfo::default()
+                .with(IspPicInfo::WIDTH_MBS, w)
+                .with(IspPicInfo::HEIGHT_MBS, h),
+        );
+        w32(
+            ve,
+            IspScalerSize::default()
+                .with(IspScalerSize::WIDTH_MBS, w)
+                .with(IspScalerSize::HEIGHT_MBS, h),
+        );
+        w32(
+            ve,
+            IspPicStride0::default().with(IspPicStride0::INPUT_STRIDE_MBS, w),
+        );
         w32(ve, IspCtrl::default());
         w32(ve, IspInputLuma(SRC));
         w32(ve, IspInputChroma0(SRC + w * 16 * h * 16));
@@ -100,7 +119,10 @@ impl Rig {
     pub fn cmd(&mut self, cmd: u32, v: u32) {
         self.poll_ready();
         w32(&mut self.ve, AvcPutBitsData(v));
-        w32(&mut self.ve, AvcStartTrig::default().with(AvcStartTrig::CMD, cmd));
+        w32(
+            &mut self.ve,
+            AvcStartTrig::default().with(AvcStartTrig::CMD, cmd),
+        );
     }
 
     pub fn poll_ready(&mut self) {
@@ -119,7 +141,16 @@ impl Rig {
 
     /// §7 steps 5–6 for a job: buffers and parameters.
     #[allow(clippy::too_many_arguments)]
-    pub fn job(&mut self, p: bool, cabac: bool, qp: u32, rec: u32, refr: u32, sub_new: u32, sub_last: u32) {
+    pub fn job(
+        &mut self,
+        p: bool,
+        cabac: bool,
+        qp: u32,
+        rec: u32,
+        refr: u32,
+        sub_new: u32,
+        sub_last: u32,
+    ) {
         let (w, h) = (self.w, self.h);
         let luma = regs::rec_luma_bytes(w, h).unwrap();
         let ve = &mut self.ve;
@@ -146,7 +177,13 @@ impl Rig {
         w32(ve, AvcPara2(0));
         w32(ve, AvcDynamicMePar0(0));
         w32(ve, AvcDynamicMePar1(0));
-        for o in [AvcRcInit::OFFSET, AvcRcMadTh0::OFFSET, AvcRcMadTh1::OFFSET, AvcRcMadTh2::OFFSET, AvcRcMadTh3::OFFSET] {
+        for o in [
+            AvcRcInit::OFFSET,
+            AvcRcMadTh0::OFFSET,
+            AvcRcMadTh1::OFFSET,
+            AvcRcMadTh2::OFFSET,
+            AvcRcMadTh3::OFFSET,
+        ] {
             ve.write32(o, 0);
         }
         w32(ve, AvcMePara(AvcMePara::BOOTLIN));
@@ -176,7 +213,14 @@ impl Rig {
     }
 
     /// A complete frame with a few header bits, per §7. Returns (status, bits).
-    pub fn frame(&mut self, p: bool, rec: u32, refr: u32, sub_new: u32, sub_last: u32) -> (u32, u32) {
+    pub fn frame(
+        &mut self,
+        p: bool,
+        rec: u32,
+        refr: u32,
+        sub_new: u32,
+        sub_last: u32,
+    ) -> (u32, u32) {
         self.enable();
         self.isp();
         self.stream();
@@ -205,8 +249,14 @@ fn full_sequence_i_then_p() {
     let (w, h) = (4usize, 3usize);
     let rs = regs::rec_stride(4).unwrap() as usize;
     for row in 0..h * 16 {
-        let src = r.ve.bus().slice(SRC + (row * w * 16) as u32, w * 16).to_vec();
-        assert_eq!(r.ve.bus().slice(REC_A + (row * rs) as u32, w * 16), &src[..]);
+        let src =
+            r.ve.bus()
+                .slice(SRC + (row * w * 16) as u32, w * 16)
+                .to_vec();
+        assert_eq!(
+            r.ve.bus().slice(REC_A + (row * rs) as u32, w * 16),
+            &src[..]
+        );
     }
     assert!(!r.ve.irq_pending());
 
@@ -223,7 +273,9 @@ fn full_sequence_i_then_p() {
     assert_eq!(jobs[1].slice_type, 1);
     assert_eq!(jobs[1].header_bits, 40);
     assert_eq!(jobs[1].total_bits, bits);
-    assert!(jobs.iter().all(|j| j.end == JobEnd::Finished && j.qp == 26 && j.width_mbs == 4));
+    assert!(jobs
+        .iter()
+        .all(|j| j.end == JobEnd::Finished && j.qp == 26 && j.width_mbs == 4));
     assert_eq!(r.ve.fault(), None);
 }
 
@@ -256,7 +308,10 @@ fn trigger_without_buffers_stalls() {
     assert!(!r.ve.is_busy(), "refused at trigger");
     assert!(r.ve.irq_pending());
     assert_eq!(r.irq().0, AvcStatus::STALL.mask());
-    assert_eq!(r.ve.fault(), Some(Fault::MissingBuffer { reg: "AVC_REC_Y" }));
+    assert_eq!(
+        r.ve.fault(),
+        Some(Fault::MissingBuffer { reg: "AVC_REC_Y" })
+    );
     assert_eq!(r.ve.trace().last_job().unwrap().end, JobEnd::Stalled);
 }
 
@@ -270,7 +325,12 @@ fn trigger_without_stream_or_enable() {
     r.isp();
     r.job(false, false, 26, REC_A, REC_A, SUB_A, SUB_A);
     r.trigger();
-    assert_eq!(r.ve.fault(), Some(Fault::MissingBuffer { reg: "AVC_STM_START_ADDR" }));
+    assert_eq!(
+        r.ve.fault(),
+        Some(Fault::MissingBuffer {
+            reg: "AVC_STM_START_ADDR"
+        })
+    );
 }
 
 #[test]
@@ -281,7 +341,7 @@ fn put_bits_while_not_ready() {
     r.isp();
     r.stream();
     r.put(8, 0xAB); // polls: fine
-    // A driver that does not poll:
+                    // A driver that does not poll:
     w32(&mut r.ve, AvcPutBitsData(0xCD));
     w32(&mut r.ve, AvcStartTrig::put_bits(8));
     assert_eq!(r.ve.fault(), Some(Fault::PutBitsNotReady));
@@ -291,7 +351,10 @@ fn put_bits_while_not_ready() {
     r.job(false, false, 26, REC_A, REC_A, SUB_A, SUB_A);
     r.trigger();
     assert_eq!(r.irq().0, AvcStatus::STALL.mask());
-    assert_eq!(r.ve.trace().last_job().unwrap().fault, Some(Fault::PutBitsNotReady));
+    assert_eq!(
+        r.ve.trace().last_job().unwrap().fault,
+        Some(Fault::PutBitsNotReady)
+    );
 }
 
 #[test]
@@ -307,11 +370,18 @@ fn put_bits_while_busy_and_in_reset() {
     assert!(!VeReset(r.ve.read32(VeReset::OFFSET)).is_set(VeReset::SYNC_IDLE));
     w32(&mut r.ve, AvcStartTrig::put_bits(8));
     assert_eq!(r.ve.fault(), Some(Fault::Busy));
-    assert_eq!(r.run(), Some(JobEnd::Stalled), "misuse during the job fails it");
+    assert_eq!(
+        r.run(),
+        Some(JobEnd::Stalled),
+        "misuse during the job fails it"
+    );
     assert_eq!(r.irq().0, AvcStatus::STALL.mask());
     assert!(VeReset(r.ve.read32(VeReset::OFFSET)).is_set(VeReset::SYNC_IDLE));
 
-    w32(&mut r.ve, VeReset::default().with_bit(VeReset::ENCODER_RESET, true));
+    w32(
+        &mut r.ve,
+        VeReset::default().with_bit(VeReset::ENCODER_RESET, true),
+    );
     r.ve.take_fault();
     w32(&mut r.ve, AvcPutBitsData(1));
     assert_eq!(r.ve.fault(), Some(Fault::InReset));
@@ -365,7 +435,10 @@ fn put_bits_ue_se_align_and_32() {
     bw.put_bits(3, 0b101).unwrap();
     // §2.2: align by reading STM_BIT_LEN …
     let len = r.ve.read32(AvcStmBitLen::OFFSET);
-    assert_eq!(len as u64, bw.bit_position() + (bw.bytes_written() as u64 * 8 - (bw.bit_position() & !7)));
+    assert_eq!(
+        len as u64,
+        bw.bit_position() + (bw.bytes_written() as u64 * 8 - (bw.bit_position() & !7))
+    );
     r.put(1, 1);
     bw.put_bit(true).unwrap();
     // … or with the BYTE_ALIGN command.
@@ -412,7 +485,10 @@ fn output_overflow_stalls_within_window() {
     assert_eq!(st, AvcStatus::STALL.mask());
     assert_eq!(bits, 40 * 8, "stopped exactly at STM_BIT_MAX");
     assert_eq!(r.ve.fault(), Some(Fault::StreamFull));
-    assert!(r.ve.bus().slice(STM + 40, GUARD).iter().all(|&b| b == 0xEE), "nothing past STM_END");
+    assert!(
+        r.ve.bus().slice(STM + 40, GUARD).iter().all(|&b| b == 0xEE),
+        "nothing past STM_END"
+    );
     // The reconstruction of a failed job is not written.
     assert!(r.ve.bus().slice(REC_A, 64).iter().all(|&b| b == 0));
 }
@@ -439,10 +515,10 @@ fn stream_window_checks() {
     r.enable();
     r.isp();
     for (start, end, max, off) in [
-        (STM, STM + 4095, 4097 * 8, 0), // BIT_MAX beyond END
-        (STM, STM - 1, 8, 0),           // END before START
+        (STM, STM + 4095, 4097 * 8, 0),     // BIT_MAX beyond END
+        (STM, STM - 1, 8, 0),               // END before START
         (STM, STM + 4095, 4095 * 8 + 3, 0), // not whole bytes
-        (STM, STM + 4095, 4096 * 8, 8), // BIT_OFFSET unsupported
+        (STM, STM + 4095, 4096 * 8, 8),     // BIT_OFFSET unsupported
     ] {
         r.ve.take_fault();
         w32(&mut r.ve, AvcStmStart(start));
@@ -450,7 +526,14 @@ fn stream_window_checks() {
         w32(&mut r.ve, AvcStmBitMax(max));
         w32(&mut r.ve, AvcStmBitOffset(off));
         r.put(8, 1);
-        assert!(matches!(r.ve.fault(), Some(Fault::StreamWindow | Fault::BadField { .. })), "{:?}", r.ve.fault());
+        assert!(
+            matches!(
+                r.ve.fault(),
+                Some(Fault::StreamWindow | Fault::BadField { .. })
+            ),
+            "{:?}",
+            r.ve.fault()
+        );
         assert_eq!(r.ve.read32(AvcStmBitLen::OFFSET), 0);
     }
     // A window larger than the mapped buffer.
@@ -459,7 +542,11 @@ fn stream_window_checks() {
     w32(&mut r.ve, AvcStmEnd(STM + (1 << 20)));
     w32(&mut r.ve, AvcStmBitMax(4096 * 8));
     r.put(8, 1);
-    assert!(matches!(r.ve.fault(), Some(Fault::Bus { .. })), "{:?}", r.ve.fault());
+    assert!(
+        matches!(r.ve.fault(), Some(Fault::Bus { .. })),
+        "{:?}",
+        r.ve.fault()
+    );
 }
 
 /// Programs a valid I job, applies `tweak`, triggers, and returns the fault.
@@ -478,27 +565,54 @@ fn refused(tweak: impl FnOnce(&mut Rig)) -> Fault {
 
 #[test]
 fn bad_strides_and_alignment() {
-    assert_eq!(refused(|r| w32(&mut r.ve, IspPicStride0(3 << 16))), Fault::Stride { stride_mbs: 3 });
+    assert_eq!(
+        refused(|r| w32(&mut r.ve, IspPicStride0(3 << 16))),
+        Fault::Stride { stride_mbs: 3 }
+    );
     // A larger stride is fine, but PARA1 must carry ceil(stride/48).
     assert!(matches!(
         refused(|r| w32(&mut r.ve, IspPicStride0(49 << 16))),
-        Fault::BadField { field: "STRIDE_MBS_DIV_48", .. }
+        Fault::BadField {
+            field: "STRIDE_MBS_DIV_48",
+            ..
+        }
     ));
     assert_eq!(
         refused(|r| w32(&mut r.ve, IspInputChroma0(SRC + 8))),
-        Fault::Misaligned { reg: "ISP_INPUT_CHROMA0_ADDR", addr: SRC + 8 }
+        Fault::Misaligned {
+            reg: "ISP_INPUT_CHROMA0_ADDR",
+            addr: SRC + 8
+        }
     );
-    assert_eq!(refused(|r| w32(&mut r.ve, AvcRecY(REC_A + 4))), Fault::Misaligned { reg: "AVC_REC_Y", addr: REC_A + 4 });
+    assert_eq!(
+        refused(|r| w32(&mut r.ve, AvcRecY(REC_A + 4))),
+        Fault::Misaligned {
+            reg: "AVC_REC_Y",
+            addr: REC_A + 4
+        }
+    );
 }
 
 #[test]
 fn bad_addresses_and_sizes() {
     // Unmapped.
-    assert!(matches!(refused(|r| w32(&mut r.ve, AvcMbInfo(0x5000_0000))), Fault::Bus { reg: "AVC_MB_INFO_ADDR", .. }));
+    assert!(matches!(
+        refused(|r| w32(&mut r.ve, AvcMbInfo(0x5000_0000))),
+        Fault::Bus {
+            reg: "AVC_MB_INFO_ADDR",
+            ..
+        }
+    ));
     // Mapped but too small for the hardware's REC chroma (§3): REC_C at the end of REC_A.
     assert!(matches!(
-        refused(|r| w32(&mut r.ve, AvcRecC(REC_A + regs::rec_bytes(4, 2).unwrap() - 256))),
-        Fault::Bus { reg: "AVC_REC_C", .. }
+        refused(|r| w32(
+            &mut r.ve,
+            AvcRecC(REC_A + regs::rec_bytes(4, 2).unwrap() - 256)
+        )),
+        Fault::Bus {
+            reg: "AVC_REC_C",
+            ..
+        }
     ));
     // A source larger than its buffer: stride 5 MBs makes the luma plane run past SRC's end.
     assert!(matches!(
@@ -507,14 +621,22 @@ fn bad_addresses_and_sizes() {
             let p1 = AvcPara1(r.ve.read32(AvcPara1::OFFSET)).with(AvcPara1::STRIDE_MBS_DIV_48, 1);
             w32(&mut r.ve, p1);
         }),
-        Fault::Bus { reg: "ISP_INPUT_CHROMA0_ADDR" | "ISP_INPUT_LUMA_ADDR", .. }
+        Fault::Bus {
+            reg: "ISP_INPUT_CHROMA0_ADDR" | "ISP_INPUT_LUMA_ADDR",
+            ..
+        }
     ));
     // Stream window overlapping the reconstruction.
-    assert!(matches!(refused(|r| w32(&mut r.ve, AvcRecY(STM))), Fault::Bus { .. } | Fault::Overlap { .. }));
+    assert!(matches!(
+        refused(|r| w32(&mut r.ve, AvcRecY(STM))),
+        Fault::Bus { .. } | Fault::Overlap { .. }
+    ));
     // MV write-back enabled without an MV buffer.
     assert_eq!(
         refused(|r| w32(&mut r.ve, AvcMePara(0x4))),
-        Fault::MissingBuffer { reg: "AVC_MV_BUF_ADDR" }
+        Fault::MissingBuffer {
+            reg: "AVC_MV_BUF_ADDR"
+        }
     );
 }
 
@@ -540,11 +662,32 @@ fn p_frame_reference_rules() {
 fn sizes_beyond_max() {
     assert_eq!(
         refused(|r| w32(&mut r.ve, IspPicInfo(121 << 16 | 2))),
-        Fault::PictureSize { width_mbs: 121, height_mbs: 2 }
+        Fault::PictureSize {
+            width_mbs: 121,
+            height_mbs: 2
+        }
     );
-    assert_eq!(refused(|r| w32(&mut r.ve, IspPicInfo(4 << 16 | 69))), Fault::PictureSize { width_mbs: 4, height_mbs: 69 });
-    assert_eq!(refused(|r| w32(&mut r.ve, IspPicInfo(0))), Fault::PictureSize { width_mbs: 0, height_mbs: 0 });
-    assert!(matches!(refused(|r| w32(&mut r.ve, IspScalerSize(4 << 16 | 2))), Fault::BadField { reg: "ISP_SCALER_SIZE", .. }));
+    assert_eq!(
+        refused(|r| w32(&mut r.ve, IspPicInfo(4 << 16 | 69))),
+        Fault::PictureSize {
+            width_mbs: 4,
+            height_mbs: 69
+        }
+    );
+    assert_eq!(
+        refused(|r| w32(&mut r.ve, IspPicInfo(0))),
+        Fault::PictureSize {
+            width_mbs: 0,
+            height_mbs: 0
+        }
+    );
+    assert!(matches!(
+        refused(|r| w32(&mut r.ve, IspScalerSize(4 << 16 | 2))),
+        Fault::BadField {
+            reg: "ISP_SCALER_SIZE",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -557,9 +700,11 @@ fn max_size_1920x1088_runs() {
 
 #[test]
 fn unsupported_parameters() {
-    let set0 = |f: Field<AvcPara0>, v: u32| move |r: &mut Rig| {
-        let p = AvcPara0(r.ve.read32(AvcPara0::OFFSET)).with(f, v);
-        w32(&mut r.ve, p);
+    let set0 = |f: Field<AvcPara0>, v: u32| {
+        move |r: &mut Rig| {
+            let p = AvcPara0(r.ve.read32(AvcPara0::OFFSET)).with(f, v);
+            w32(&mut r.ve, p);
+        }
     };
     for (f, v, name) in [
         (AvcPara0::SLICE_TYPE, 2, "SLICE_TYPE"),
@@ -571,16 +716,46 @@ fn unsupported_parameters() {
         (AvcPara0::BETA_OFFSET_DIV2, 0x9, "BETA_OFFSET_DIV2"), // −7
         (AvcPara0::CABAC_INIT_IDC, 3, "CABAC_INIT_IDC"),
     ] {
-        assert!(matches!(refused(set0(f, v)), Fault::BadField { field, .. } if field == name), "{name}");
+        assert!(
+            matches!(refused(set0(f, v)), Fault::BadField { field, .. } if field == name),
+            "{name}"
+        );
     }
-    let qp = |v| move |r: &mut Rig| {
-        let p = AvcPara1(r.ve.read32(AvcPara1::OFFSET)).with(AvcPara1::QP, v);
-        w32(&mut r.ve, p);
+    let qp = |v| {
+        move |r: &mut Rig| {
+            let p = AvcPara1(r.ve.read32(AvcPara1::OFFSET)).with(AvcPara1::QP, v);
+            w32(&mut r.ve, p);
+        }
     };
-    assert!(matches!(refused(qp(52)), Fault::BadField { field: "QP", value: 52, .. }));
-    assert!(matches!(refused(|r| w32(&mut r.ve, IspCtrl(4 << 27))), Fault::BadField { field: "FORMAT", .. }));
-    assert!(matches!(refused(|r| w32(&mut r.ve, AvcPara2(1))), Fault::BadField { reg: "AVC_PARA2", .. }));
-    assert!(matches!(refused(|r| w32(&mut r.ve, AvcMePara(1 << 18 | 1 << 16))), Fault::BadField { field: "DEBLK_TO_DRAM", .. }));
+    assert!(matches!(
+        refused(qp(52)),
+        Fault::BadField {
+            field: "QP",
+            value: 52,
+            ..
+        }
+    ));
+    assert!(matches!(
+        refused(|r| w32(&mut r.ve, IspCtrl(4 << 27))),
+        Fault::BadField {
+            field: "FORMAT",
+            ..
+        }
+    ));
+    assert!(matches!(
+        refused(|r| w32(&mut r.ve, AvcPara2(1))),
+        Fault::BadField {
+            reg: "AVC_PARA2",
+            ..
+        }
+    ));
+    assert!(matches!(
+        refused(|r| w32(&mut r.ve, AvcMePara(1 << 18 | 1 << 16))),
+        Fault::BadField {
+            field: "DEBLK_TO_DRAM",
+            ..
+        }
+    ));
     // Negative offsets inside −6..6 and each deblocking mode are accepted.
     let mut r = Rig::new(2, 2, 4096);
     r.enable();
@@ -607,7 +782,11 @@ fn status_write_one_to_clear() {
     r.trigger();
     r.run(); // FINISH
     let st = AvcStatus(r.ve.read32(AvcStatus::OFFSET));
-    assert!(st.is_set(AvcStatus::FINISH) && st.is_set(AvcStatus::STALL) && st.is_set(AvcStatus::PUT_BITS_READY));
+    assert!(
+        st.is_set(AvcStatus::FINISH)
+            && st.is_set(AvcStatus::STALL)
+            && st.is_set(AvcStatus::PUT_BITS_READY)
+    );
     // Writing 0 or the read-only ready bit clears nothing.
     w32(&mut r.ve, AvcStatus(0));
     w32(&mut r.ve, AvcStatus(1 << 9));
@@ -687,7 +866,12 @@ fn write_while_busy_and_unknown_registers() {
     r.job(false, false, 26, REC_A, REC_A, SUB_A, SUB_A);
     r.trigger();
     w32(&mut r.ve, AvcRecY(REC_B));
-    assert_eq!(r.ve.fault(), Some(Fault::WriteWhileBusy { offset: AvcRecY::OFFSET }));
+    assert_eq!(
+        r.ve.fault(),
+        Some(Fault::WriteWhileBusy {
+            offset: AvcRecY::OFFSET
+        })
+    );
     assert_eq!(r.run(), Some(JobEnd::Stalled));
     r.irq();
     r.ve.take_fault();
@@ -710,7 +894,14 @@ fn trace_ring() {
     let w: Vec<_> = r.ve.trace().writes().copied().collect();
     assert_eq!(w.len(), trace::WRITE_RING);
     assert_eq!(w[0].value, 300 - trace::WRITE_RING as u32);
-    assert_eq!(w.last().unwrap(), &RegWrite { seq: 299, offset: 0xB50, value: 299 });
+    assert_eq!(
+        w.last().unwrap(),
+        &RegWrite {
+            seq: 299,
+            offset: 0xB50,
+            value: 299
+        }
+    );
     for _ in 0..20 {
         r.frame(false, REC_A, REC_A, SUB_A, SUB_A);
     }
@@ -744,14 +935,39 @@ fn random_register_traffic_never_panics() {
         seed ^= seed << 5;
         seed
     };
-    let interesting = [0u32, 1, 0xF, 0xC7, 0x3, 0x8, 0x101, 0x2001, STM, STM + 4095, 4096 * 8, REC_A, SUB_A, MBI, SRC, u32::MAX];
+    let interesting = [
+        0u32,
+        1,
+        0xF,
+        0xC7,
+        0x3,
+        0x8,
+        0x101,
+        0x2001,
+        STM,
+        STM + 4095,
+        4096 * 8,
+        REC_A,
+        SUB_A,
+        MBI,
+        SRC,
+        u32::MAX,
+    ];
     for round in 0..200 {
         let mut r = Rig::new(2, 2, 4096);
         if round % 2 == 0 {
             r.enable();
             r.isp();
             r.stream();
-            r.job(round % 4 == 0, round % 3 == 0, 26, REC_A, REC_A, SUB_A, SUB_A);
+            r.job(
+                round % 4 == 0,
+                round % 3 == 0,
+                26,
+                REC_A,
+                REC_A,
+                SUB_A,
+                SUB_A,
+            );
         }
         for _ in 0..200 {
             let off = match rnd() % 4 {
@@ -760,7 +976,11 @@ fn random_register_traffic_never_panics() {
                 2 => rnd() & 0xFFC,
                 _ => rnd(),
             };
-            let v = if rnd() % 2 == 0 { interesting[(rnd() as usize) % interesting.len()] } else { rnd() };
+            let v = if rnd() % 2 == 0 {
+                interesting[(rnd() as usize) % interesting.len()]
+            } else {
+                rnd()
+            };
             r.ve.write32(off, v);
             r.ve.read32(rnd() & 0xFFC);
             if rnd() % 8 == 0 {

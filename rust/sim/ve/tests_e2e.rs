@@ -48,7 +48,13 @@ struct Params {
 
 impl Params {
     const fn new(w: u32, h: u32, cabac: bool) -> Self {
-        Self { w, h, cabac, chroma_qp_offset: 4, deblock: (0, 0, 0) }
+        Self {
+            w,
+            h,
+            cabac,
+            chroma_qp_offset: 4,
+            deblock: (0, 0, 0),
+        }
     }
 }
 
@@ -157,7 +163,12 @@ fn fill_source(bus: &mut HostBus, w: u32, h: u32, idx: u32) {
 
 /// Encodes `n` frames (IDR then P) through the register interface with `engine`. Returns the
 /// Annex-B stream and the reconstructions (tightly packed NV12) read from REC.
-fn encode_sequence<E: SliceEngine>(engine: &mut E, p: &Params, n: u32, qp: u32) -> (Vec<u8>, Vec<Vec<u8>>) {
+fn encode_sequence<E: SliceEngine>(
+    engine: &mut E,
+    p: &Params,
+    n: u32,
+    qp: u32,
+) -> (Vec<u8>, Vec<Vec<u8>>) {
     encode_sequence_with(engine, p, n, qp, |r, p, idx, qp| {
         if idx == 0 {
             write_sps(r, p);
@@ -195,11 +206,19 @@ fn encode_sequence_with<E: SliceEngine>(
             }
         }
         // Steps 5–6, ping-pong REC/SUBPIX (§6 item 4).
-        let (rec, refr, sub_new, sub_last) =
-            if idx % 2 == 0 { (REC_A, REC_B, SUB_A, SUB_B) } else { (REC_B, REC_A, SUB_B, SUB_A) };
-        let (refr, sub_last) = if idx == 0 { (rec, sub_new) } else { (refr, sub_last) };
+        let (rec, refr, sub_new, sub_last) = if idx % 2 == 0 {
+            (REC_A, REC_B, SUB_A, SUB_B)
+        } else {
+            (REC_B, REC_A, SUB_B, SUB_A)
+        };
+        let (refr, sub_last) = if idx == 0 {
+            (rec, sub_new)
+        } else {
+            (refr, sub_last)
+        };
         r.job(idx > 0, p.cabac, qp, rec, refr, sub_new, sub_last);
-        let c = AvcPara1(r.ve.read32(AvcPara1::OFFSET)).with(AvcPara1::CHROMA_QP_OFFSET, p.chroma_qp_offset as u32);
+        let c = AvcPara1(r.ve.read32(AvcPara1::OFFSET))
+            .with(AvcPara1::CHROMA_QP_OFFSET, p.chroma_qp_offset as u32);
         w32(&mut r.ve, c);
         // §6 item 3: the deblocking fields must match the slice header.
         let d = AvcPara0(r.ve.read32(AvcPara0::OFFSET))
@@ -210,7 +229,12 @@ fn encode_sequence_with<E: SliceEngine>(
         // Step 7 and the IRQ.
         r.trigger();
         assert!(r.ve.is_busy(), "refused: {:?}", r.ve.fault());
-        assert_eq!(r.ve.run(engine, &mut r.scratch), Some(JobEnd::Finished), "{:?}", r.ve.fault());
+        assert_eq!(
+            r.ve.run(engine, &mut r.scratch),
+            Some(JobEnd::Finished),
+            "{:?}",
+            r.ve.fault()
+        );
         assert!(r.ve.irq_pending());
         let (st, bits) = r.irq();
         assert_eq!(st, AvcStatus::FINISH.mask());
@@ -235,7 +259,11 @@ fn encode_sequence_with<E: SliceEngine>(
 /// Decodes with ffmpeg; `None` when ffmpeg is not installed.
 fn ffmpeg_decode(name: &str, stream: &[u8]) -> Option<Vec<u8>> {
     use std::process::Command;
-    let path = std::env::temp_dir().join(std::format!("slenc-ve-{}-{}.h264", name, std::process::id()));
+    let path = std::env::temp_dir().join(std::format!(
+        "slenc-ve-{}-{}.h264",
+        name,
+        std::process::id()
+    ));
     std::fs::write(&path, stream).unwrap();
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
@@ -250,7 +278,11 @@ fn ffmpeg_decode(name: &str, stream: &[u8]) -> Option<Vec<u8>> {
             return None;
         }
     };
-    assert!(out.status.success() && out.stderr.is_empty(), "ffmpeg: {}", std::string::String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffmpeg: {}",
+        std::string::String::from_utf8_lossy(&out.stderr)
+    );
     Some(out.stdout)
 }
 
@@ -261,15 +293,23 @@ fn check_against_ffmpeg<E: SliceEngine>(name: &str, engine: &mut E, p: Params, n
 
 fn check_decoded(name: &str, p: &Params, n: u32, stream: &[u8], recons: &[Vec<u8>]) {
     if name == "pcm" {
-        assert!(stream.windows(3).any(|w| w == [0, 0, 3]), "EPTB exercised in slice data");
+        assert!(
+            stream.windows(3).any(|w| w == [0, 0, 3]),
+            "EPTB exercised in slice data"
+        );
     }
-    let Some(decoded) = ffmpeg_decode(name, stream) else { return };
+    let Some(decoded) = ffmpeg_decode(name, stream) else {
+        return;
+    };
     let frame = (p.w * p.h * 384) as usize;
     assert_eq!(decoded.len(), frame * n as usize, "frame count");
     for (i, rec) in recons.iter().enumerate() {
         let dec = &decoded[i * frame..(i + 1) * frame];
         let first = rec.iter().zip(dec).position(|(a, b)| a != b);
-        assert!(first.is_none(), "frame {i}: REC differs from ffmpeg at byte {first:?}");
+        assert!(
+            first.is_none(),
+            "frame {i}: REC differs from ffmpeg at byte {first:?}"
+        );
     }
 }
 
@@ -282,7 +322,10 @@ fn e2e_pcm_headers_by_put_bits_decode_with_ffmpeg() {
 #[test]
 fn e2e_pcm_sources_match_recon() {
     // PCM is lossless: REC must equal the source of each frame.
-    let p = Params { chroma_qp_offset: 0, ..Params::new(3, 2, false) };
+    let p = Params {
+        chroma_qp_offset: 0,
+        ..Params::new(3, 2, false)
+    };
     let (_, recons) = encode_sequence(&mut PcmEngine, &p, 2, 26);
     let mut bus = HostBus::new();
     bus.map(SRC, (p.w * p.h * 384) as usize);
@@ -343,7 +386,11 @@ fn core_headers<E: SliceEngine>(name: &str, engine: &mut E, p: Params) {
         // The VE has one chroma offset for Cb and Cr (AVC_PARA1[18:16]): no PPS extension.
         second_chroma_qp_index_offset: p.chroma_qp_offset as i8,
         flags: PPS_FLAG_DEBLOCKING_FILTER_CONTROL_PRESENT
-            | if p.cabac { PPS_FLAG_ENTROPY_CODING_MODE } else { 0 },
+            | if p.cabac {
+                PPS_FLAG_ENTROPY_CODING_MODE
+            } else {
+                0
+            },
         ..H264Pps::default()
     };
     let n = 3;
@@ -361,7 +408,14 @@ fn core_headers<E: SliceEngine>(name: &str, engine: &mut E, p: Params) {
             ..H264EncodeParams::default()
         };
         if idx == 0 {
-            sps::write_sps(&mut sink, StartCode::AnnexB, true, &s, &sps::SpsExtra::default()).unwrap();
+            sps::write_sps(
+                &mut sink,
+                StartCode::AnnexB,
+                true,
+                &s,
+                &sps::SpsExtra::default(),
+            )
+            .unwrap();
             pps::write_pps(&mut sink, StartCode::AnnexB, false, &pp).unwrap();
         }
         slice_header::begin_slice_nal(&mut sink, StartCode::AnnexB, idx != 0, &ep).unwrap();
@@ -374,8 +428,16 @@ fn core_headers<E: SliceEngine>(name: &str, engine: &mut E, p: Params) {
 fn e2e_h264_core_headers_over_put_bits() {
     core_headers("core-pcm", &mut PcmEngine, Params::new(6, 4, false));
     let mut mb = std::vec![crate::sim::h264::MbInfo::default(); SwEngine::scratch_len(6, 4)];
-    core_headers("core-sw-cavlc", &mut SwEngine::new(&mut mb), Params::new(6, 4, false));
-    core_headers("core-sw-cabac", &mut SwEngine::new(&mut mb), Params::new(6, 4, true));
+    core_headers(
+        "core-sw-cavlc",
+        &mut SwEngine::new(&mut mb),
+        Params::new(6, 4, false),
+    );
+    core_headers(
+        "core-sw-cabac",
+        &mut SwEngine::new(&mut mb),
+        Params::new(6, 4, true),
+    );
 }
 
 /// The software encoder behind the registers: scratch sized for the picture.
@@ -400,7 +462,11 @@ fn e2e_sw_cabac_i_then_p_matches_ffmpeg() {
 #[test]
 fn e2e_sw_deblocking_variants_match_ffmpeg() {
     for (i, deblock) in [(1, 0, 0), (0, -6, 6), (2, 3, -2)].into_iter().enumerate() {
-        let p = Params { deblock, chroma_qp_offset: (i as i32) * 3, ..Params::new(6, 5, i == 2) };
+        let p = Params {
+            deblock,
+            chroma_qp_offset: (i as i32) * 3,
+            ..Params::new(6, 5, i == 2)
+        };
         sw_check("sw-deblock", p, 3, 36);
     }
 }
@@ -432,7 +498,10 @@ fn e2e_sw_overflow_stalls() {
     assert_eq!(st, AvcStatus::STALL.mask());
     assert_eq!(bits, 200 * 8);
     assert_eq!(r.ve.fault(), Some(Fault::StreamFull));
-    assert!(matches!(engine.last_error, Some(crate::sim::h264::EncodeError::Bits(_))));
+    assert!(matches!(
+        engine.last_error,
+        Some(crate::sim::h264::EncodeError::Bits(_))
+    ));
 }
 
 #[test]

@@ -79,7 +79,11 @@ impl Trace {
     /// Empty trace.
     pub const fn new() -> Self {
         Self {
-            writes: [RegWrite { seq: 0, offset: 0, value: 0 }; WRITE_RING],
+            writes: [RegWrite {
+                seq: 0,
+                offset: 0,
+                value: 0,
+            }; WRITE_RING],
             nwrites: 0,
             jobs: [JobSummary {
                 seq: 0,
@@ -102,7 +106,11 @@ impl Trace {
         let seq = self.nwrites;
         // WRITE_RING is a power of two: `&` instead of `%`.
         if let Some(slot) = self.writes.get_mut(seq as usize & (WRITE_RING - 1)) {
-            *slot = RegWrite { seq, offset: (offset & 0xFFFF) as u16, value };
+            *slot = RegWrite {
+                seq,
+                offset: (offset & 0xFFFF) as u16,
+                value,
+            };
         }
         self.nwrites = self.nwrites.wrapping_add(1);
     }
@@ -138,14 +146,20 @@ impl Trace {
     pub fn writes(&self) -> impl Iterator<Item = &RegWrite> + '_ {
         let n = core::cmp::min(self.nwrites as usize, WRITE_RING);
         let first = self.nwrites.wrapping_sub(n as u32);
-        (0..n as u32).filter_map(move |i| self.writes.get(first.wrapping_add(i) as usize & (WRITE_RING - 1)))
+        (0..n as u32).filter_map(move |i| {
+            self.writes
+                .get(first.wrapping_add(i) as usize & (WRITE_RING - 1))
+        })
     }
 
     /// The kept job summaries, oldest first.
     pub fn jobs(&self) -> impl Iterator<Item = &JobSummary> + '_ {
         let n = core::cmp::min(self.njobs as usize, JOB_RING);
         let first = self.njobs.wrapping_sub(n as u32);
-        (0..n as u32).filter_map(move |i| self.jobs.get(first.wrapping_add(i) as usize & (JOB_RING - 1)))
+        (0..n as u32).filter_map(move |i| {
+            self.jobs
+                .get(first.wrapping_add(i) as usize & (JOB_RING - 1))
+        })
     }
 
     /// The most recent job.
@@ -153,7 +167,8 @@ impl Trace {
         if self.njobs == 0 {
             return None;
         }
-        self.jobs.get(self.njobs.wrapping_sub(1) as usize & (JOB_RING - 1))
+        self.jobs
+            .get(self.njobs.wrapping_sub(1) as usize & (JOB_RING - 1))
     }
 }
 
@@ -185,7 +200,11 @@ impl Trace {
         writeln!(out, "register writes: {} total", self.nwrites)?;
         for w in self.writes() {
             let name = crate::hw::cedrus::regs::name_of(w.offset as u32).unwrap_or("?");
-            writeln!(out, "{:>10} {:#05x} {:<26} {:#010x}", w.seq, w.offset, name, w.value)?;
+            writeln!(
+                out,
+                "{:>10} {:#05x} {:<26} {:#010x}",
+                w.seq, w.offset, name, w.value
+            )?;
         }
         Ok(())
     }
