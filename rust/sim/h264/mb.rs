@@ -188,6 +188,7 @@ fn put_chroma(r: &mut Nv12Mut, mx: usize, my: usize, c: &[[u8; 64]; 2]) {
 }
 
 /// Residual of the 4×4 block at (bx, by) of a `n`-wide block.
+#[inline(always)]
 fn diff4(s: &[u8], p: &[u8], n: usize, bx: usize, by: usize) -> [i32; 16] {
     let mut d = [0i32; 16];
     for j in 0..4 {
@@ -220,6 +221,7 @@ fn satd8(s: &[u8; 64], p: &[u8; 64]) -> u32 {
 }
 
 /// Adds a residual block to the prediction and stores it into an `n`-wide block.
+#[inline(always)]
 fn add4(rec: &mut [u8], p: &[u8], n: usize, bx: usize, by: usize, r: &[i32; 16]) {
     for j in 0..4 {
         for i in 0..4 {
@@ -711,15 +713,15 @@ fn code_p_mb(
     let extra = [smv, left.map(|m| m.mv).unwrap_or([0, 0]), top.map(|m| m.mv).unwrap_or([0, 0])];
     let m = inter::search(&src.y, rl, mx as i32 * 16, my as i32 * 16, mvp, &extra, ctx.lambda);
     let mvbits = inter::se_bits(m.mv[0] as i32 - mvp[0] as i32) + inter::se_bits(m.mv[1] as i32 - mvp[1] as i32);
-    let inter_cost = satd16(&src.y, &m.pred) + ctx.lambda * (mvbits + 1);
     // Intra only competes where prediction is poor (saves the intra search on most MBs).
-    if inter_cost > 256 * 2 + 24 * ctx.lambda {
+    if m.cost > 256 * 2 + 24 * ctx.lambda {
+        let inter_cost = satd16(&src.y, &m.pred) + ctx.lambda * (mvbits + 1);
         *co = Coeffs::ZERO;
         if let Some(c) = code_intra(ctx, src, rec, mx, my, left, top, co, inter_cost) {
             return c;
         }
+        *co = Coeffs::ZERO;
     }
-    *co = Coeffs::ZERO;
     let mut cur = match code_inter(ctx, src, &m.pred, rc, rec, mx, my, m.mv, co, false) {
         Some(c) => c,
         None => MbInfo::default(),
