@@ -18,83 +18,79 @@ fn thresholds(qp: u8, off_a: i32, off_b: i32) -> Th {
     Th { alpha: ALPHA[ia] as i32, beta: BETA[ib] as i32, index_a: ia }
 }
 
-fn at(d: &[u8], i: isize) -> i32 {
-    if i < 0 {
-        return 0;
+/// Filters one line of samples across an edge: q0 at `base`, p0 at `base − step`. Lines whose
+/// eight samples are not all inside `d` are left alone (cannot happen for a validated picture).
+fn filter_luma(d: &mut [u8], base: usize, step: usize, bs: u8, t: &Th) {
+    if base < 4 * step || base + 3 * step >= d.len() {
+        return;
     }
-    d.get(i as usize).copied().unwrap_or(0) as i32
-}
-
-fn set(d: &mut [u8], i: isize, v: i32) {
-    if i >= 0 {
-        if let Some(s) = d.get_mut(i as usize) {
-            *s = v.clamp(0, 255) as u8;
-        }
-    }
-}
-
-/// Filters one line of samples across an edge: q0 at `base`, p0 at `base − step`.
-fn filter_luma(d: &mut [u8], base: isize, step: isize, bs: u8, t: &Th) {
-    let p0 = at(d, base - step);
-    let q0 = at(d, base);
-    let p1 = at(d, base - 2 * step);
-    let q1 = at(d, base + step);
+    let (ip0, ip1, ip2, iq1, iq2) = (base - step, base - 2 * step, base - 3 * step, base + step, base + 2 * step);
+    let p0 = d[ip0] as i32;
+    let q0 = d[base] as i32;
+    let p1 = d[ip1] as i32;
+    let q1 = d[iq1] as i32;
     if (p0 - q0).abs() >= t.alpha || (p1 - p0).abs() >= t.beta || (q1 - q0).abs() >= t.beta {
         return;
     }
-    let p2 = at(d, base - 3 * step);
-    let q2 = at(d, base + 2 * step);
+    let p2 = d[ip2] as i32;
+    let q2 = d[iq2] as i32;
     let ap = (p2 - p0).abs() < t.beta;
     let aq = (q2 - q0).abs() < t.beta;
+    let c = |v: i32| v.clamp(0, 255) as u8;
     if bs < 4 {
         let tc0 = TC0[(bs - 1) as usize][t.index_a] as i32;
         let tc = tc0 + ap as i32 + aq as i32;
         let delta = ((((q0 - p0) << 2) + (p1 - q1) + 4) >> 3).clamp(-tc, tc);
-        set(d, base - step, p0 + delta);
-        set(d, base, q0 - delta);
+        d[ip0] = c(p0 + delta);
+        d[base] = c(q0 - delta);
         if ap {
-            set(d, base - 2 * step, p1 + ((p2 + ((p0 + q0 + 1) >> 1) - (p1 << 1)) >> 1).clamp(-tc0, tc0));
+            d[ip1] = c(p1 + ((p2 + ((p0 + q0 + 1) >> 1) - (p1 << 1)) >> 1).clamp(-tc0, tc0));
         }
         if aq {
-            set(d, base + step, q1 + ((q2 + ((p0 + q0 + 1) >> 1) - (q1 << 1)) >> 1).clamp(-tc0, tc0));
+            d[iq1] = c(q1 + ((q2 + ((p0 + q0 + 1) >> 1) - (q1 << 1)) >> 1).clamp(-tc0, tc0));
         }
     } else {
         let strong = (p0 - q0).abs() < ((t.alpha >> 2) + 2);
         if ap && strong {
-            let p3 = at(d, base - 4 * step);
-            set(d, base - step, (p2 + 2 * p1 + 2 * p0 + 2 * q0 + q1 + 4) >> 3);
-            set(d, base - 2 * step, (p2 + p1 + p0 + q0 + 2) >> 2);
-            set(d, base - 3 * step, (2 * p3 + 3 * p2 + p1 + p0 + q0 + 4) >> 3);
+            let p3 = d[base - 4 * step] as i32;
+            d[ip0] = c((p2 + 2 * p1 + 2 * p0 + 2 * q0 + q1 + 4) >> 3);
+            d[ip1] = c((p2 + p1 + p0 + q0 + 2) >> 2);
+            d[ip2] = c((2 * p3 + 3 * p2 + p1 + p0 + q0 + 4) >> 3);
         } else {
-            set(d, base - step, (2 * p1 + p0 + q1 + 2) >> 2);
+            d[ip0] = c((2 * p1 + p0 + q1 + 2) >> 2);
         }
         if aq && strong {
-            let q3 = at(d, base + 3 * step);
-            set(d, base, (p1 + 2 * p0 + 2 * q0 + 2 * q1 + q2 + 4) >> 3);
-            set(d, base + step, (p0 + q0 + q1 + q2 + 2) >> 2);
-            set(d, base + 2 * step, (2 * q3 + 3 * q2 + q1 + q0 + p0 + 4) >> 3);
+            let q3 = d[base + 3 * step] as i32;
+            d[base] = c((p1 + 2 * p0 + 2 * q0 + 2 * q1 + q2 + 4) >> 3);
+            d[iq1] = c((p0 + q0 + q1 + q2 + 2) >> 2);
+            d[iq2] = c((2 * q3 + 3 * q2 + q1 + q0 + p0 + 4) >> 3);
         } else {
-            set(d, base, (2 * q1 + q0 + p1 + 2) >> 2);
+            d[base] = c((2 * q1 + q0 + p1 + 2) >> 2);
         }
     }
 }
 
-fn filter_chroma(d: &mut [u8], base: isize, step: isize, bs: u8, t: &Th) {
-    let p0 = at(d, base - step);
-    let q0 = at(d, base);
-    let p1 = at(d, base - 2 * step);
-    let q1 = at(d, base + step);
+fn filter_chroma(d: &mut [u8], base: usize, step: usize, bs: u8, t: &Th) {
+    if base < 2 * step || base + step >= d.len() {
+        return;
+    }
+    let (ip0, ip1, iq1) = (base - step, base - 2 * step, base + step);
+    let p0 = d[ip0] as i32;
+    let q0 = d[base] as i32;
+    let p1 = d[ip1] as i32;
+    let q1 = d[iq1] as i32;
     if (p0 - q0).abs() >= t.alpha || (p1 - p0).abs() >= t.beta || (q1 - q0).abs() >= t.beta {
         return;
     }
+    let c = |v: i32| v.clamp(0, 255) as u8;
     if bs < 4 {
         let tc = TC0[(bs - 1) as usize][t.index_a] as i32 + 1;
         let delta = ((((q0 - p0) << 2) + (p1 - q1) + 4) >> 3).clamp(-tc, tc);
-        set(d, base - step, p0 + delta);
-        set(d, base, q0 - delta);
+        d[ip0] = c(p0 + delta);
+        d[base] = c(q0 - delta);
     } else {
-        set(d, base - step, (2 * p1 + p0 + q1 + 2) >> 2);
-        set(d, base, (2 * q1 + q0 + p1 + 2) >> 2);
+        d[ip0] = c((2 * p1 + p0 + q1 + 2) >> 2);
+        d[base] = c((2 * q1 + q0 + p1 + 2) >> 2);
     }
 }
 
@@ -125,8 +121,14 @@ pub fn deblock_picture(p: &SliceParams, rec: &mut Nv12Mut, info: &[MbInfo]) {
     let qpi = (p.qp as i32 + p.chroma_qp_index_offset as i32).clamp(0, 51) as usize;
     let tl = thresholds(p.qp, off_a, off_b);
     let tc = thresholds(CHROMA_QP[qpi], off_a, off_b);
-    let ys = rec.y.stride as isize;
-    let cs = rec.uv.stride as isize;
+    let ys = rec.y.stride;
+    let cs = rec.uv.stride;
+    // α = 0 means no sample pair can pass the filter test: nothing to do for that plane.
+    let luma_on = tl.alpha > 0;
+    let chroma_on = tc.alpha > 0;
+    if !luma_on && !chroma_on {
+        return;
+    }
     for my in 0..h {
         for mx in 0..w {
             let idx = my * w + mx;
@@ -160,7 +162,7 @@ pub fn deblock_picture(p: &SliceParams, rec: &mut Nv12Mut, info: &[MbInfo]) {
                         bs_edges[e][k] = strength(&pm, bp, &q, bq, e == 0);
                     }
                     let bs = bs_edges[e];
-                    if bs == [0; 4] {
+                    if bs == [0; 4] || !luma_on {
                         continue;
                     }
                     let d = &mut *rec.y.data;
@@ -170,9 +172,9 @@ pub fn deblock_picture(p: &SliceParams, rec: &mut Nv12Mut, info: &[MbInfo]) {
                             continue;
                         }
                         let (base, step) = if dir == 0 {
-                            (((my * 16 + i) as isize) * ys + (mx * 16 + e * 4) as isize, 1)
+                            ((my * 16 + i) * ys + mx * 16 + e * 4, 1)
                         } else {
-                            (((my * 16 + e * 4) as isize) * ys + (mx * 16 + i) as isize, ys)
+                            ((my * 16 + e * 4) * ys + mx * 16 + i, ys)
                         };
                         filter_luma(d, base, step, b, &tl);
                     }
@@ -181,7 +183,7 @@ pub fn deblock_picture(p: &SliceParams, rec: &mut Nv12Mut, info: &[MbInfo]) {
                 for ce in 0..2 {
                     let e = ce * 2;
                     let bs = bs_edges[e];
-                    if bs == [0; 4] {
+                    if bs == [0; 4] || !chroma_on {
                         continue;
                     }
                     let d = &mut *rec.uv.data;
@@ -192,9 +194,9 @@ pub fn deblock_picture(p: &SliceParams, rec: &mut Nv12Mut, info: &[MbInfo]) {
                         }
                         for comp in 0..2 {
                             let (base, step) = if dir == 0 {
-                                (((my * 8 + i) as isize) * cs + (2 * (mx * 8 + ce * 4) + comp) as isize, 2)
+                                ((my * 8 + i) * cs + 2 * (mx * 8 + ce * 4) + comp, 2)
                             } else {
-                                (((my * 8 + ce * 4) as isize) * cs + (2 * (mx * 8 + i) + comp) as isize, cs)
+                                ((my * 8 + ce * 4) * cs + 2 * (mx * 8 + i) + comp, cs)
                             };
                             filter_chroma(d, base, step, b, &tc);
                         }

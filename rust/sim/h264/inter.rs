@@ -100,37 +100,64 @@ impl SubpelPlanes {
     pub fn predict(&self, qx: i32, qy: i32, out: &mut [u8; 256]) {
         let qx = qx.clamp(-3, 3);
         let qy = qy.clamp(-3, 3);
-        let fx = qx & 3;
-        let fy = qy & 3;
         // Plane index of the integer sample G for output (0,0).
         let ox = (1 + (qx >> 2)) as usize;
         let oy = (1 + (qy >> 2)) as usize;
-        let avg = |a: u8, b: u8| -> u8 { ((a as u16 + b as u16 + 1) >> 1) as u8 };
-        for j in 0..16 {
-            let y = oy + j;
-            for i in 0..16 {
-                let x = ox + i;
-                let g = self.f[y][x];
-                let v = match (fx, fy) {
-                    (0, 0) => g,
-                    (0, 1) => avg(g, self.h[y][x]),
-                    (0, 2) => self.h[y][x],
-                    (0, 3) => avg(self.f[y + 1][x], self.h[y][x]),
-                    (1, 0) => avg(g, self.b[y][x]),
-                    (2, 0) => self.b[y][x],
-                    (3, 0) => avg(self.f[y][x + 1], self.b[y][x]),
-                    (1, 1) => avg(self.b[y][x], self.h[y][x]),
-                    (3, 1) => avg(self.b[y][x], self.h[y][x + 1]),
-                    (1, 3) => avg(self.h[y][x], self.b[y + 1][x]),
-                    (3, 3) => avg(self.h[y][x + 1], self.b[y + 1][x]),
-                    (2, 1) => avg(self.b[y][x], self.j[y][x]),
-                    (2, 3) => avg(self.j[y][x], self.b[y + 1][x]),
-                    (1, 2) => avg(self.h[y][x], self.j[y][x]),
-                    (3, 2) => avg(self.j[y][x], self.h[y][x + 1]),
-                    _ => self.j[y][x],
-                };
-                out[j * 16 + i] = v;
+        type P = [[u8; N]; N];
+        // Each position is one plane sample or the rounded average of two (8.4.2.2.1):
+        // (plane, dx, dy) relative to G.
+        let (a, b): ((&P, usize, usize), Option<(&P, usize, usize)>) = match (qx & 3, qy & 3) {
+            (0, 0) => ((&self.f, 0, 0), None),
+            (0, 1) => ((&self.f, 0, 0), Some((&self.h, 0, 0))),
+            (0, 2) => ((&self.h, 0, 0), None),
+            (0, 3) => ((&self.f, 0, 1), Some((&self.h, 0, 0))),
+            (1, 0) => ((&self.f, 0, 0), Some((&self.b, 0, 0))),
+            (2, 0) => ((&self.b, 0, 0), None),
+            (3, 0) => ((&self.f, 1, 0), Some((&self.b, 0, 0))),
+            (1, 1) => ((&self.b, 0, 0), Some((&self.h, 0, 0))),
+            (3, 1) => ((&self.b, 0, 0), Some((&self.h, 1, 0))),
+            (1, 3) => ((&self.h, 0, 0), Some((&self.b, 0, 1))),
+            (3, 3) => ((&self.h, 1, 0), Some((&self.b, 0, 1))),
+            (2, 1) => ((&self.b, 0, 0), Some((&self.j, 0, 0))),
+            (2, 3) => ((&self.j, 0, 0), Some((&self.b, 0, 1))),
+            (1, 2) => ((&self.h, 0, 0), Some((&self.j, 0, 0))),
+            (3, 2) => ((&self.j, 0, 0), Some((&self.h, 1, 0))),
+            _ => ((&self.j, 0, 0), None),
+        };
+        for (j, orow) in out.chunks_exact_mut(16).enumerate() {
+            let ra = &a.0[oy + j + a.2][ox + a.1..ox + a.1 + 16];
+            match b {
+                None => orow.copy_from_slice(ra),
+                Some((pb, dx, dy)) => {
+                    let rb = &pb[oy + j + dy][ox + dx..ox + dx + 16];
+                    for ((o, &x), &y) in orow.iter_mut().zip(ra.iter()).zip(rb.iter()) {
+                        *o = ((x as u16 + y as u16 + 1) >> 1) as u8;
+                    }
+                }
             }
+        }
+    }
+}
+
+/// Copies the 16×16 block at integer position (x, y), clamping coordinates to the picture.
+pub fn fetch16(r: &RefPlane, x: i32, y: i32, out: &mut [u8; 256]) {
+    let data = r.plane.data;
+    let stride = r.plane.stride;
+    let wmax = r.width as i32 - 1;
+    let hmax = r.height as i32 - 1;
+    let inside = x >= 0 && y >= 0 && x + 16 <= wmax + 1;
+    for (j, orow) in out.chunks_exact_mut(16).enumerate() {
+        let yy = (y + j as i32).clamp(0, hmax) as usize * stride;
+        if inside {
+            let o = yy + x as usize;
+            if let Some(src) = data.get(o..o + 16) {
+                orow.copy_from_slice(src);
+                continue;
+            }
+        }
+        for (i, o) in orow.iter_mut().enumerate() {
+            let xx = (x + i as i32).clamp(0, wmax) as usize;
+            *o = data.get(yy + xx).copied().unwrap_or(0);
         }
     }
 }
@@ -139,6 +166,9 @@ impl SubpelPlanes {
 pub fn mc_luma(r: &RefPlane, bx: i32, by: i32, mv: [i16; 2], out: &mut [u8; 256]) {
     let mx = mv[0] as i32;
     let my = mv[1] as i32;
+    if mx & 3 == 0 && my & 3 == 0 {
+        return fetch16(r, bx + (mx >> 2), by + (my >> 2), out);
+    }
     let p = SubpelPlanes::build(r, bx + (mx >> 2), by + (my >> 2));
     p.predict(mx & 3, my & 3, out);
 }
@@ -247,7 +277,7 @@ fn sad_int(src: &[u8; 256], r: &RefPlane, x: i32, y: i32, limit: u32) -> u32 {
         s
     } else {
         let mut blk = [0u8; 256];
-        mc_luma(r, x, y, [0, 0], &mut blk);
+        fetch16(r, x, y, &mut blk);
         sad16(src, &blk)
     }
 }
@@ -268,6 +298,8 @@ pub struct Motion {
     pub mv: [i16; 2],
     /// SAD + λ·bits of that vector.
     pub cost: u32,
+    /// The luma prediction for `mv`.
+    pub pred: [u8; 256],
 }
 
 /// Largest vector component we search to (quarter samples): ±64 samples keeps every vector
@@ -341,7 +373,7 @@ pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], ex
                     continue;
                 }
                 planes.predict(q[0], q[1], &mut pred);
-                let cost = sad16(src, &pred) + mc;
+                let cost = sad16(src, &pred).saturating_add(mc);
                 if cost < bcost {
                     bcost = cost;
                     bq = q;
@@ -349,7 +381,8 @@ pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], ex
             }
         }
     }
-    Motion { mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16], cost: bcost }
+    planes.predict(bq[0], bq[1], &mut pred);
+    Motion { mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16], cost: bcost, pred }
 }
 
 #[cfg(test)]

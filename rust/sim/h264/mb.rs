@@ -188,6 +188,7 @@ fn put_chroma(r: &mut Nv12Mut, mx: usize, my: usize, c: &[[u8; 64]; 2]) {
 }
 
 /// Residual of the 4×4 block at (bx, by) of a `n`-wide block.
+#[inline(always)]
 fn diff4(s: &[u8], p: &[u8], n: usize, bx: usize, by: usize) -> [i32; 16] {
     let mut d = [0i32; 16];
     for j in 0..4 {
@@ -220,6 +221,7 @@ fn satd8(s: &[u8; 64], p: &[u8; 64]) -> u32 {
 }
 
 /// Adds a residual block to the prediction and stores it into an `n`-wide block.
+#[inline(always)]
 fn add4(rec: &mut [u8], p: &[u8], n: usize, bx: usize, by: usize, r: &[i32; 16]) {
     for j in 0..4 {
         for i in 0..4 {
@@ -571,23 +573,29 @@ fn nb_mv(m: Option<&MbInfo>) -> MvNb {
     m.map(|m| if m.mb_type.is_intra() { (-1, [0, 0]) } else { (0, m.mv) })
 }
 
-/// Codes an inter macroblock with vector `mv` (prediction, residual, reconstruction).
+/// Codes an inter macroblock with vector `mv` and luma prediction `pred` (residual,
+/// reconstruction). With `skip_only`, gives up (None, nothing written) as soon as any residual
+/// would be coded, which is all the P_Skip test needs to know.
 #[allow(clippy::too_many_arguments)]
-fn code_inter(ctx: &Ctx, src: &Src, rl: &RefPlane, rc: &RefPlane, rec: &mut Nv12Mut, mx: usize, my: usize, mv: [i16; 2], co: &mut Coeffs) -> MbInfo {
-    let mut pred = [0u8; 256];
-    inter::mc_luma(rl, mx as i32 * 16, my as i32 * 16, mv, &mut pred);
+fn code_inter(ctx: &Ctx, src: &Src, pred: &[u8; 256], rc: &RefPlane, rec: &mut Nv12Mut, mx: usize, my: usize, mv: [i16; 2], co: &mut Coeffs, skip_only: bool) -> Option<MbInfo> {
+    let mut ry = [0u8; 256];
+    let (cbp_l, nnz) = code_luma_inter(src, pred, ctx.qp, co, &mut ry);
+    if skip_only && cbp_l != 0 {
+        return None;
+    }
     let mut pc = [[0u8; 64]; 2];
     {
         let (pu, pv) = pc.split_at_mut(1);
         inter::mc_chroma(rc, mx as i32 * 8, my as i32 * 8, mv, &mut pu[0], &mut pv[0]);
     }
-    let mut ry = [0u8; 256];
-    let (cbp_l, nnz) = code_luma_inter(src, &pred, ctx.qp, co, &mut ry);
     let mut rcb = [[0u8; 64]; 2];
     let (cbp_c, nnz_c, flags) = code_chroma(src, &pc, ctx.qpc, Rounding::Inter, co, &mut rcb);
+    if skip_only && cbp_c != 0 {
+        return None;
+    }
     put_luma(rec, mx, my, &ry);
     put_chroma(rec, mx, my, &rcb);
-    MbInfo {
+    Some(MbInfo {
         mb_type: MbType::P16x16,
         cbp: cbp_l | (cbp_c << 4),
         nnz,
@@ -595,7 +603,7 @@ fn code_inter(ctx: &Ctx, src: &Src, rl: &RefPlane, rc: &RefPlane, rec: &mut Nv12
         cbf_dc: flags,
         mv,
         ..MbInfo::default()
-    }
+    })
 }
 
 enum Coder {
@@ -695,22 +703,29 @@ fn code_p_mb(
     co: &mut Coeffs,
 ) -> MbInfo {
     // P_Skip when the skip vector leaves nothing worth coding.
-    let cur = code_inter(ctx, src, rl, rc, rec, mx, my, smv, co);
-    if cur.cbp == 0 {
+    let mut pred = [0u8; 256];
+    inter::mc_luma(rl, mx as i32 * 16, my as i32 * 16, smv, &mut pred);
+    // A residual averaging more than ~half a quantiser step per sample is never all-zero after
+    // quantisation: don't bother testing for P_Skip then.
+    if inter::sad16(&src.y, &pred) <= 384 * ctx.lambda && code_inter(ctx, src, &pred, rc, rec, mx, my, smv, co, true).is_some() {
         return MbInfo { mb_type: MbType::PSkip, mv: smv, ..MbInfo::default() };
     }
     let extra = [smv, left.map(|m| m.mv).unwrap_or([0, 0]), top.map(|m| m.mv).unwrap_or([0, 0])];
     let m = inter::search(&src.y, rl, mx as i32 * 16, my as i32 * 16, mvp, &extra, ctx.lambda);
-    let mut pred = [0u8; 256];
-    inter::mc_luma(rl, mx as i32 * 16, my as i32 * 16, m.mv, &mut pred);
     let mvbits = inter::se_bits(m.mv[0] as i32 - mvp[0] as i32) + inter::se_bits(m.mv[1] as i32 - mvp[1] as i32);
-    let inter_cost = satd16(&src.y, &pred) + ctx.lambda * (mvbits + 1);
-    *co = Coeffs::ZERO;
-    if let Some(c) = code_intra(ctx, src, rec, mx, my, left, top, co, inter_cost) {
-        return c;
+    // Intra only competes where prediction is poor (saves the intra search on most MBs).
+    if m.cost > 256 * 2 + 24 * ctx.lambda {
+        let inter_cost = satd16(&src.y, &m.pred) + ctx.lambda * (mvbits + 1);
+        *co = Coeffs::ZERO;
+        if let Some(c) = code_intra(ctx, src, rec, mx, my, left, top, co, inter_cost) {
+            return c;
+        }
+        *co = Coeffs::ZERO;
     }
-    *co = Coeffs::ZERO;
-    let mut cur = code_inter(ctx, src, rl, rc, rec, mx, my, m.mv, co);
+    let mut cur = match code_inter(ctx, src, &m.pred, rc, rec, mx, my, m.mv, co, false) {
+        Some(c) => c,
+        None => MbInfo::default(),
+    };
     if cur.cbp == 0 && m.mv == smv {
         return MbInfo { mb_type: MbType::PSkip, mv: smv, ..MbInfo::default() };
     }

@@ -125,7 +125,8 @@ fn quality_and_rate() {
 #[test]
 #[ignore]
 fn bench_p_640x480() {
-    let f = pan("mandelbrot=size=1600x1100:start_scale=1.5", 640, 480, 31);
+    let n: usize = std::env::var("SLENC_BENCH_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(31);
+    let f = pan("mandelbrot=size=1600x1100:start_scale=1.5", 640, 480, n);
     for (name, e) in [("CAVLC", CAVLC), ("CABAC", CABAC0)] {
         let c = Cfg::new(e, 26);
         let t0 = std::time::Instant::now();
@@ -140,7 +141,7 @@ fn bench_p_640x480() {
         let mbs = p_frames * 1200.0;
         std::println!(
             "{name}: P frames {:.1} fps, {:.2} us/MB, {} bytes total, last P stats {:?}",
-            p_frames / p_time,
+            p_frames / p_time.max(1e-9),
             p_time * 1e6 / mbs,
             enc.stream.len(),
             enc.stats.last().unwrap()
@@ -156,5 +157,55 @@ fn pan_both_coders() {
         let enc = check_bitexact(&f, &Cfg::new(e, qp), &format!("pan_{qp}"));
         let s = enc.stats[3];
         assert!(s.inter_mbs > s.intra_mbs, "{:?}", enc.stats);
+    }
+}
+
+/// Full-range noise at extreme QPs: large levels (CAVLC escapes, CABAC Exp-Golomb suffixes,
+/// clamped levels) and large residuals in P frames; flat frames for the opposite extreme.
+#[test]
+fn extremes() {
+    let mut rng = crate::h264::testutil::Rng::new(99);
+    let mut f = std::vec![Frame::new(4, 3), Frame::new(4, 3), Frame::new(4, 3), Frame::new(4, 3)];
+    for (i, fr) in f.iter_mut().enumerate() {
+        for v in fr.y.iter_mut().chain(fr.uv.iter_mut()) {
+            *v = match i {
+                0 | 1 => (rng.next_u32() & 255) as u8,
+                2 => 0,
+                _ => 255,
+            };
+        }
+    }
+    for e in [CAVLC, CABAC0, Entropy::Cabac { init_idc: 2 }] {
+        for qp in [0u8, 51] {
+            check_bitexact(&f, &Cfg::new(e, qp), &format!("extremes_{qp}"));
+        }
+    }
+}
+
+/// Fast motion across picture edges (vectors pointing outside the picture, large mvd).
+#[test]
+fn fast_motion() {
+    let big = pan("testsrc2=size=640x480", 128, 96, 2).remove(0);
+    let mut frames = std::vec::Vec::new();
+    for t in 0..5i32 {
+        let mut f = Frame::new(8, 6);
+        for y in 0..96i32 {
+            for x in 0..128i32 {
+                let sx = (x + 23 * t - 40).clamp(0, 127) as usize;
+                let sy = (y - 17 * t + 30).clamp(0, 95) as usize;
+                f.y[y as usize * 128 + x as usize] = big.y[sy * 128 + sx];
+                if y < 48 && x < 64 {
+                    let (cx, cy) = ((sx / 2).min(63), (sy / 2).min(47));
+                    f.uv[y as usize * 128 + 2 * x as usize] = big.uv[cy * 128 + 2 * cx];
+                    f.uv[y as usize * 128 + 2 * x as usize + 1] = big.uv[cy * 128 + 2 * cx + 1];
+                }
+            }
+        }
+        frames.push(f);
+    }
+    for e in [CAVLC, CABAC0] {
+        for qp in [18u8, 34] {
+            check_bitexact(&frames, &Cfg::new(e, qp), &format!("fast_motion_{qp}"));
+        }
     }
 }

@@ -16,6 +16,10 @@ pub struct Engine {
     range: u32,
     outstanding: u32,
     first: bool,
+    /// Output bits not yet handed to the sink (right-aligned), batched because a sink call per
+    /// bit is the slowest part of CABAC otherwise.
+    acc: u32,
+    nacc: u32,
     /// (pStateIdx << 1) | valMPS per ctxIdx.
     st: [u8; NUM_CTX],
 }
@@ -30,19 +34,39 @@ impl Engine {
             let pre = (((m as i32 * qp) >> 4) + n as i32).clamp(1, 126);
             *s = if pre <= 63 { ((63 - pre) << 1) as u8 } else { (((pre - 64) << 1) | 1) as u8 };
         }
-        Engine { low: 0, range: 510, outstanding: 0, first: true, st }
+        Engine { low: 0, range: 510, outstanding: 0, first: true, acc: 0, nacc: 0, st }
+    }
+
+    /// Queues `n` (≤ 8) bits.
+    fn emit<S: BitSink>(&mut self, out: &mut S, n: u32, v: u32) -> Result<(), BitError> {
+        self.acc = (self.acc << n) | (v & ((1 << n) - 1));
+        self.nacc += n;
+        if self.nacc >= 24 {
+            self.flush_bits(out)?;
+        }
+        Ok(())
+    }
+
+    /// Hands all queued bits to the sink.
+    fn flush_bits<S: BitSink>(&mut self, out: &mut S) -> Result<(), BitError> {
+        if self.nacc > 0 {
+            out.put_bits(self.nacc, self.acc)?;
+        }
+        self.acc = 0;
+        self.nacc = 0;
+        Ok(())
     }
 
     fn put_bit<S: BitSink>(&mut self, out: &mut S, b: u32) -> Result<(), BitError> {
         if self.first {
             self.first = false;
         } else {
-            out.put_bits(1, b)?;
+            self.emit(out, 1, b)?;
         }
-        let fill = if b == 0 { u32::MAX } else { 0 };
+        let fill = if b == 0 { 0xff } else { 0 };
         while self.outstanding > 0 {
-            let n = self.outstanding.min(32);
-            out.put_bits(n, fill)?;
+            let n = self.outstanding.min(8);
+            self.emit(out, n, fill)?;
             self.outstanding -= n;
         }
         Ok(())
@@ -112,7 +136,8 @@ impl Engine {
             self.range = 2;
             self.renorm(out)?;
             self.put_bit(out, (self.low >> 9) & 1)?;
-            out.put_bits(2, ((self.low >> 7) & 3) | 1)
+            self.emit(out, 2, ((self.low >> 7) & 3) | 1)?;
+            self.flush_bits(out)
         } else {
             self.renorm(out)
         }
