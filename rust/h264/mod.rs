@@ -3,12 +3,17 @@
 //!
 //! Everything here is `no_std`, allocation-free and panic-free (ARCHITECTURE.md §3).
 
+pub mod au;
 pub mod bits;
+pub mod level;
 pub mod nal;
 pub mod pps;
 pub mod slice_header;
 pub mod sps;
+pub mod state;
 pub mod uapi;
+pub mod validate;
+pub mod vui;
 
 #[cfg(test)]
 #[allow(dead_code)] // shared by several test modules; not every helper is used by each

@@ -89,12 +89,13 @@ pub const CTRL_TYPE_H264_ENCODE_PARAMS: u32 = 0x0206;
 pub const VUI_SAR_IDC_EXTENDED: u32 = 17;
 
 /// `V4L2_CID_STATELESS_H264_START_CODE` menu values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[repr(u32)]
 pub enum StartCode {
     /// `V4L2_STATELESS_H264_START_CODE_NONE`: bare NAL units.
     None = 0,
     /// `V4L2_STATELESS_H264_START_CODE_ANNEX_B`: each NAL unit after a start code (default).
+    #[default]
     AnnexB = 1,
 }
 
