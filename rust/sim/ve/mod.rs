@@ -190,7 +190,16 @@ pub const fn scratch_bytes(width_mbs: u32, height_mbs: u32) -> Option<usize> {
 /// Scratch bytes for the largest picture the model accepts (1920×1088): about 9.4 MB.
 pub const MAX_SCRATCH_BYTES: usize = (MAX_WIDTH_MBS * MAX_HEIGHT_MBS * 384 * 3) as usize;
 
-const NREGS: usize = (VE_WINDOW / 4) as usize;
+/// One slot per register of cedrus.md §1 (not the whole 4 KiB window): keeps `Ve` small
+/// enough (about 3 KiB with the trace) to build without a large stack temporary.
+const NREGS: usize = regs::REGISTERS.len();
+
+/// Slot of the register at `offset`, if it is one.
+fn slot(offset: u32) -> Option<usize> {
+    regs::REGISTERS
+        .binary_search_by_key(&offset, |(o, _)| *o)
+        .ok()
+}
 /// Magic of the model's SUBPIX tag.
 const SUBPIX_MAGIC: [u8; 8] = *b"slVEsubp";
 /// Buffer address alignment the model demands. cedrus.md §3 sees nothing beyond 4 KiB pages
@@ -307,7 +316,10 @@ impl<B: Bus> Ve<B> {
     }
 
     fn reg(&self, offset: u32) -> u32 {
-        self.regs.get((offset >> 2) as usize).copied().unwrap_or(0)
+        slot(offset)
+            .and_then(|i| self.regs.get(i))
+            .copied()
+            .unwrap_or(0)
     }
 
     fn get<R: Register>(&self) -> R {
@@ -416,7 +428,7 @@ impl<B: Bus> Ve<B> {
     }
 
     fn store(&mut self, offset: u32, value: u32) {
-        if let Some(r) = self.regs.get_mut((offset >> 2) as usize) {
+        if let Some(r) = slot(offset).and_then(|i| self.regs.get_mut(i)) {
             *r = value;
         }
     }
@@ -441,7 +453,8 @@ impl<B: Bus> Ve<B> {
     /// reading (Bootlin reprograms everything after the reset every job, §2.1).
     fn encoder_reset(&mut self) {
         self.abort_job();
-        let first = (IspPicInfo::OFFSET >> 2) as usize;
+        // REGISTERS is sorted by offset: everything from ISP_PIC_INFO on is ISP or AVC.
+        let first = slot(IspPicInfo::OFFSET).unwrap_or(NREGS);
         if let Some(r) = self.regs.get_mut(first..) {
             r.fill(0);
         }

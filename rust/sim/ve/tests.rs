@@ -1000,3 +1000,13 @@ fn trace_dump_names_registers() {
     assert!(s.contains("AVC_STARTTRIG"), "{s}");
     assert!(s.contains("job 0: 2x2 MBs type 0 CAVLC qp 26"), "{s}");
 }
+
+#[test]
+fn model_is_small() {
+    // The kernel boxes it; keep the by-value temporary well under the 8 KiB ARM stack.
+    assert!(
+        core::mem::size_of::<Ve<HostBus>>() < 4 * 1024,
+        "{}",
+        core::mem::size_of::<Ve<HostBus>>()
+    );
+}

@@ -5,7 +5,7 @@
 use super::Fault;
 
 /// Register writes kept.
-pub const WRITE_RING: usize = 256;
+pub const WRITE_RING: usize = 128;
 /// Job summaries kept.
 pub const JOB_RING: usize = 16;
 
