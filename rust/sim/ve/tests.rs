@@ -1010,3 +1010,12 @@ fn model_is_small() {
         core::mem::size_of::<Ve<HostBus>>()
     );
 }
+
+#[test]
+fn p_frame_without_a_previous_reconstruction() {
+    // REF0/SUBPIX_LAST never written by an encode: the model refuses to predict from garbage.
+    let mut r = Rig::new(2, 2, 4096);
+    let (st, _) = r.frame(true, REC_B, REC_A, SUB_B, SUB_A);
+    assert_eq!(st, AvcStatus::STALL.mask());
+    assert_eq!(r.ve.fault(), Some(Fault::SubpixMismatch));
+}
