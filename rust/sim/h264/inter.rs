@@ -44,6 +44,12 @@ impl SubpelPlanes {
     /// Builds the planes for the block whose integer origin is (x0, y0) in the reference
     /// (may lie outside the picture: samples are clamped to the edges like the decoder does).
     pub fn build(r: &RefPlane, x0: i32, y0: i32) -> Self {
+        Self::build_some(r, x0, y0, true, true, true)
+    }
+
+    /// Builds the full-sample plane and only the half-sample planes asked for (the others
+    /// stay zero): motion compensation at one position needs at most two of them.
+    pub fn build_some(r: &RefPlane, x0: i32, y0: i32, want_b: bool, want_h: bool, want_j: bool) -> Self {
         let mut win = [[0i32; W]; W];
         let wmax = r.width as i32 - 1;
         let hmax = r.height as i32 - 1;
@@ -68,28 +74,43 @@ impl SubpelPlanes {
             }
         }
         let mut p = SubpelPlanes { f: [[0; N]; N], b: [[0; N]; N], h: [[0; N]; N], j: [[0; N]; N] };
-        // Horizontal intermediates b1 for every window row, at offsets x−1 (x in 0..N).
-        let mut b1 = [[0i32; N]; W];
-        for (r, row) in win.iter().enumerate() {
-            for x in 0..N {
-                b1[r][x] = tap6(row[x], row[x + 1], row[x + 2], row[x + 3], row[x + 4], row[x + 5]);
-            }
-        }
         for y in 0..N {
             for x in 0..N {
                 p.f[y][x] = win[y + 2][x + 2] as u8;
-                p.b[y][x] = clip((b1[y + 2][x] + 16) >> 5);
-                let h1 = tap6(
-                    win[y][x + 2],
-                    win[y + 1][x + 2],
-                    win[y + 2][x + 2],
-                    win[y + 3][x + 2],
-                    win[y + 4][x + 2],
-                    win[y + 5][x + 2],
-                );
-                p.h[y][x] = clip((h1 + 16) >> 5);
-                let j1 = tap6(b1[y][x], b1[y + 1][x], b1[y + 2][x], b1[y + 3][x], b1[y + 4][x], b1[y + 5][x]);
-                p.j[y][x] = clip((j1 + 512) >> 10);
+            }
+        }
+        if want_h {
+            for y in 0..N {
+                for x in 0..N {
+                    let h1 = tap6(win[y][x + 2], win[y + 1][x + 2], win[y + 2][x + 2], win[y + 3][x + 2], win[y + 4][x + 2], win[y + 5][x + 2]);
+                    p.h[y][x] = clip((h1 + 16) >> 5);
+                }
+            }
+        }
+        if want_b || want_j {
+            // Horizontal intermediates b1 for every window row, at offsets x−1 (x in 0..N).
+            let mut b1 = [[0i32; N]; W];
+            let rows = if want_j { 0..W } else { 2..N + 2 };
+            for r in rows {
+                let row = &win[r];
+                for x in 0..N {
+                    b1[r][x] = tap6(row[x], row[x + 1], row[x + 2], row[x + 3], row[x + 4], row[x + 5]);
+                }
+            }
+            if want_b {
+                for y in 0..N {
+                    for x in 0..N {
+                        p.b[y][x] = clip((b1[y + 2][x] + 16) >> 5);
+                    }
+                }
+            }
+            if want_j {
+                for y in 0..N {
+                    for x in 0..N {
+                        let j1 = tap6(b1[y][x], b1[y + 1][x], b1[y + 2][x], b1[y + 3][x], b1[y + 4][x], b1[y + 5][x]);
+                        p.j[y][x] = clip((j1 + 512) >> 10);
+                    }
+                }
             }
         }
         p
@@ -169,8 +190,13 @@ pub fn mc_luma(r: &RefPlane, bx: i32, by: i32, mv: [i16; 2], out: &mut [u8; 256]
     if mx & 3 == 0 && my & 3 == 0 {
         return fetch16(r, bx + (mx >> 2), by + (my >> 2), out);
     }
-    let p = SubpelPlanes::build(r, bx + (mx >> 2), by + (my >> 2));
-    p.predict(mx & 3, my & 3, out);
+    let (fx, fy) = (mx & 3, my & 3);
+    // Which half-sample planes this position averages (see `predict`).
+    let want_b = fx != 0 && fy != 2;
+    let want_h = fy != 0 && fx != 2;
+    let want_j = fx == 2 && fy != 0 || fy == 2 && fx != 0;
+    let p = SubpelPlanes::build_some(r, bx + (mx >> 2), by + (my >> 2), want_b, want_h, want_j);
+    p.predict(fx, fy, out);
 }
 
 /// Chroma motion compensation (4:2:0, interleaved UV) of the 8×8 blocks at chroma sample

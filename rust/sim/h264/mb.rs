@@ -356,8 +356,13 @@ fn code_i16(src: &Src, pred: &[u8; 256], qp: u8, co: &mut Coeffs, rec: &mut [u8;
 fn code_luma_inter(src: &Src, pred: &[u8; 256], qp: u8, co: &mut Coeffs, rec: &mut [u8; 256]) -> (u8, [u8; 16]) {
     let mut lev = [[0i32; 16]; 16];
     let mut nnz = [0u8; 16];
+    let zero_sad = quant::zero_sad_limit(qp);
     for b in 0..16 {
         let mut d = diff4(&src.y, pred, 16, b & 3, b >> 2);
+        let sad: u32 = d.iter().map(|v| v.unsigned_abs()).sum();
+        if sad <= zero_sad {
+            continue;
+        }
         fdct4(&mut d);
         nnz[b] = quant::quant4(&mut d, qp, Rounding::Inter, false) as u8;
         lev[b] = d;
@@ -386,15 +391,27 @@ fn code_luma_inter(src: &Src, pred: &[u8; 256], qp: u8, co: &mut Coeffs, rec: &m
             cbp |= 1 << b8;
         }
     }
+    if cbp == 0 {
+        co.luma = [[0; 16]; 16];
+        *rec = *pred;
+        return (0, nnz);
+    }
     for b in 0..16 {
+        if nnz[b] == 0 {
+            co.luma[b] = [0; 16];
+            let (bx, by) = (b & 3, b >> 2);
+            for j in 0..4 {
+                let o = (by * 4 + j) * 16 + bx * 4;
+                rec[o..o + 4].copy_from_slice(&pred[o..o + 4]);
+            }
+            continue;
+        }
         for k in 0..16 {
             co.luma[b][k] = lev[b][ZIGZAG[k]] as i16;
         }
         let mut d = lev[b];
-        if nnz[b] > 0 {
-            quant::dequant4(&mut d, qp, false);
-            idct4(&mut d);
-        }
+        quant::dequant4(&mut d, qp, false);
+        idct4(&mut d);
         add4(rec, pred, 16, b & 3, b >> 2, &d);
     }
     (cbp, nnz)

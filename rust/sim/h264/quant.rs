@@ -26,8 +26,11 @@ fn offset(qbits: u32, r: Rounding) -> i32 {
     }
 }
 
+#[inline(always)]
 fn quant1(w: i32, mf: i32, f: i32, qbits: u32) -> i32 {
-    let a = ((w.unsigned_abs() as i64 * mf as i64 + f as i64) >> qbits) as i32;
+    // |w| ≤ 32640 (luma DC after the halving Hadamard) and mf ≤ 13107, so the product and
+    // the rounding offset (< 2^23) fit in u32; saturate anyway for out-of-model inputs.
+    let a = (w.unsigned_abs().wrapping_mul(mf as u32).wrapping_add(f as u32) >> qbits) as i32;
     let a = if a > MAX_LEVEL { MAX_LEVEL } else { a };
     if w < 0 {
         -a
@@ -107,4 +110,18 @@ pub fn dequant_chroma_dc(c: &mut [i32; 4], qpc: u8) {
     for v in c.iter_mut() {
         *v = ((*v * ls) << q6) >> 5;
     }
+}
+
+/// Largest 4×4 residual SAD that is certain to quantise to all-zero levels (inter rounding):
+/// every coefficient is at most 4·SAD (class 1), 2·SAD (class 2) or SAD (class 0) in magnitude,
+/// so SAD·max(MF0, 4·MF1, 2·MF2) + f < 2^qbits guarantees zeros. Lets the encoder skip the
+/// transform of such blocks without changing the result.
+pub fn zero_sad_limit(qp: u8) -> u32 {
+    let q6 = (qp / 6) as u32;
+    let m = (qp % 6) as usize;
+    let qbits = 15 + q6;
+    let f = offset(qbits, Rounding::Inter) as u32;
+    let mf = QUANT_MF[m];
+    let k = (mf[0] as u32).max(4 * mf[1] as u32).max(2 * mf[2] as u32);
+    ((1u32 << qbits) - f - 1) / k
 }
