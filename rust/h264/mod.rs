@@ -6,6 +6,7 @@
 pub mod au;
 pub mod bits;
 pub mod dpb;
+pub mod gop;
 pub mod level;
 pub mod nal;
 pub mod poc;
