@@ -5,8 +5,11 @@
 
 pub mod au;
 pub mod bits;
+pub mod dpb;
+pub mod gop;
 pub mod level;
 pub mod nal;
+pub mod poc;
 pub mod pps;
 pub mod slice_header;
 pub mod sps;

@@ -1090,3 +1090,159 @@ fn prop_pcm_stream_decodes_exactly() {
         assert!(got == expect, "case {case}: {vw}x{vh} pixels differ");
     }
 }
+
+/// slice_data() of a CAVLC P slice where every macroblock is P_L0_16x16 with ref_idx `k`,
+/// zero motion vector difference and no residual (7.3.4/7.3.5): with all motion vectors zero
+/// the prediction is zero too, so the decoded frame is exactly RefPicList0[k].
+pub fn write_ref_copy_slice_data<S: BitSink>(
+    s: &mut S,
+    mbs: u32,
+    k: u32,
+    active_minus1: u32,
+) -> Result<(), HeaderError> {
+    for _ in 0..mbs {
+        s.put_ue(0)?; // mb_skip_run
+        s.put_ue(0)?; // mb_type P_L0_16x16
+        match active_minus1 {
+            0 => {}
+            1 => s.put_bit(k == 0)?, // te(v) with cMax 1: inverted bit
+            _ => s.put_ue(k)?,
+        }
+        s.put_se(0)?; // mvd_l0 x
+        s.put_se(0)?; // mvd_l0 y
+        s.put_ue(0)?; // coded_block_pattern me(v): inter codeNum 0 = cbp 0
+    }
+    s.rbsp_trailing_bits()?;
+    Ok(())
+}
+
+/// Property (DPB against ffmpeg): random I/P streams with several references, non-reference
+/// frames, frame_num wrap and IDRs, where each P frame copies RefPicList0[k] for a random k of
+/// the list our [`Dpb`] built. The decoder must output exactly the picture our DPB says sits in
+/// that reconstruction slot, so our list order, sliding window and slot bookkeeping equal the
+/// decoder's.
+#[test]
+fn prop_dpb_lists_match_decoder() {
+    use super::dpb::Dpb;
+    use super::poc::PocState;
+    let mut rng = Rng::new(0xd9b);
+    for case in 0..12 {
+        let refs = rng.range(1, 4) as u8;
+        let poc_type = [0u8, 2][rng.range(0, 1) as usize];
+        let sps = H264Sps {
+            profile_idc: 77,
+            level_idc: 30,
+            chroma_format_idc: 1,
+            log2_max_frame_num_minus4: 0,
+            pic_order_cnt_type: poc_type,
+            log2_max_pic_order_cnt_lsb_minus4: 1,
+            max_num_ref_frames: refs,
+            pic_width_in_mbs_minus1: 1,
+            pic_height_in_map_units_minus1: 1,
+            flags: SPS_FLAG_FRAME_MBS_ONLY,
+            ..Default::default()
+        };
+        let cfg = StreamCfg {
+            extra: SpsExtra {
+                crop: None,
+                vui: Some(Vui {
+                    bitstream_restriction: Some(super::vui::restriction(refs)),
+                    ..Default::default()
+                }),
+            },
+            sps,
+            pps: H264Pps::default(),
+            framing: StartCode::AnnexB,
+            aud: false,
+        };
+        let (w, h) = (32usize, 32usize);
+        let mbs = 4u32;
+        let mut dpb = Dpb::new(refs + 1 + rng.range(0, 1) as u8, refs, 4, false).unwrap();
+        let mut poc = PocState::default();
+        let mut slot_pic: Vec<usize> = vec![usize::MAX; 17];
+        let mut pics: Vec<Picture> = Vec::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut wr = BitWriter::new(&mut buf);
+        let mut expect = Vec::new();
+        let (mut frame_num, mut count, mut prev_ref) = (0u32, 0u32, true);
+        for k in 0..60 {
+            let idr = k == 0 || rng.range(0, 25) == 0;
+            let intra = idr || rng.range(0, 6) == 0;
+            // POC type 2 forbids two non-reference frames in a row.
+            let nal_ref = if idr || (!prev_ref && poc_type == 2) || rng.range(0, 3) != 0 {
+                2
+            } else {
+                0
+            };
+            if idr {
+                frame_num = 0;
+                count = 0;
+            } else if prev_ref {
+                frame_num = (frame_num + 1) & 15;
+            }
+            count += 1;
+            let mut p = H264EncodeParams {
+                nal_ref_idc: nal_ref,
+                slice_type: if intra { SLICE_TYPE_I } else { SLICE_TYPE_P },
+                frame_num: frame_num as u16,
+                idr_pic_id: k as u16,
+                pic_order_cnt_lsb: if poc_type == 0 {
+                    ((2 * count) & 31) as u16
+                } else {
+                    0
+                },
+                flags: if idr { ENCODE_FLAG_IDR_PIC } else { 0 },
+                ..Default::default()
+            };
+            if idr {
+                p.pic_order_cnt_lsb = 0;
+            }
+            let avail = dpb.refs().len() as i64;
+            let active = if intra { 1 } else { rng.range(1, avail) as u8 };
+            if !intra {
+                p.flags |= ENCODE_FLAG_NUM_REF_IDX_ACTIVE_OVERRIDE;
+                p.num_ref_idx_l0_active_minus1 = active - 1;
+            }
+            let poc_v = poc.next(&cfg.sps, &p).unwrap();
+            let plan = dpb.plan(&p, poc_v).unwrap();
+            begin_slice_nal(&mut wr, StartCode::AnnexB, true, &p).unwrap();
+            write_slice_header(&mut wr, &cfg.sps, &cfg.pps, &p, 0).unwrap();
+            let shown = if intra {
+                pics.push(Picture::random(w, h, &mut rng));
+                write_pcm_slice_data(&mut wr, pics.last().unwrap()).unwrap();
+                pics.len() - 1
+            } else {
+                let kk = rng.range(0, active as i64 - 1) as u32;
+                let r = plan.l0()[kk as usize];
+                write_ref_copy_slice_data(&mut wr, mbs, kk, active as u32 - 1).unwrap();
+                slot_pic[r.slot.unwrap() as usize]
+            };
+            end_nal(&mut wr).unwrap();
+            slot_pic[plan.cur_slot as usize] = shown;
+            expect.extend(pics[shown].visible_i420(w, h));
+            dpb.commit(&plan);
+            prev_ref = nal_ref != 0;
+        }
+        let n = wr.finish().unwrap();
+        // Parameter sets go in front of the slices.
+        let mut head = vec![0u8; 256];
+        let mut hw = BitWriter::new(&mut head);
+        write_sps(&mut hw, StartCode::AnnexB, true, &cfg.sps, &cfg.extra).unwrap();
+        write_pps(&mut hw, StartCode::AnnexB, false, &cfg.pps).unwrap();
+        let hn = hw.finish().unwrap();
+        let mut stream = head[..hn].to_vec();
+        stream.extend_from_slice(&buf[..n]);
+        let got = decode_i420(&stream, &format!("dpb{case}.h264"));
+        assert_eq!(got.len(), expect.len(), "case {case}: frame count");
+        for (i, (a, b)) in got
+            .chunks(w * h * 3 / 2)
+            .zip(expect.chunks(w * h * 3 / 2))
+            .enumerate()
+        {
+            assert!(
+                a == b,
+                "case {case} (refs {refs}, poc type {poc_type}): frame {i} differs"
+            );
+        }
+    }
+}

@@ -901,3 +901,69 @@ fn hardware_slice_header_leaves_slice_to_hardware() {
         [9, 7, 8]
     );
 }
+
+/// Property: on every backend, the POC the state predicts equals what a decoder derives from the
+/// adapted fields (8.2.1), and the adapted frame_num sequence never has a gap the DPB would
+/// refuse.
+#[test]
+fn prop_state_poc_matches_decoder_derivation() {
+    use crate::h264::dpb::Dpb;
+    use crate::h264::poc::PocState;
+    use crate::h264::testutil::Rng;
+    let mut rng = Rng::new(77);
+    for case in 0..200 {
+        let caps = [cedrus(), vepu2(), unconstrained()][rng.range(0, 2) as usize];
+        let mut sps = gst_sps(64, 64);
+        sps.log2_max_frame_num_minus4 = rng.range(0, 12) as u8;
+        sps.log2_max_pic_order_cnt_lsb_minus4 = rng.range(0, 12) as u8;
+        sps.pic_order_cnt_type = [0u8, 2][rng.range(0, 1) as usize];
+        sps.flags &= !SPS_FLAG_GAPS_IN_FRAME_NUM_VALUE_ALLOWED;
+        let user_max_fn = 1u32 << (sps.log2_max_frame_num_minus4 + 4);
+        let user_max_lsb = 1u32 << (sps.log2_max_pic_order_cnt_lsb_minus4 + 4);
+        let mut r = Run::new(caps, src(64, 64));
+        let mut poc = PocState::default();
+        let mut dpb: Option<Dpb> = None;
+        let (mut fnum, mut cnt, mut prev_ref) = (0u32, 0u32, true);
+        for k in 0..300 {
+            let idr = k == 0 || rng.range(0, 50) == 0;
+            let nal_ref =
+                if idr || (!prev_ref && sps.pic_order_cnt_type == 2) || rng.range(0, 3) != 0 {
+                    2
+                } else {
+                    0
+                };
+            let p = if idr {
+                (fnum, cnt) = (0, 0);
+                gst_key(k as u16)
+            } else {
+                if prev_ref {
+                    fnum = (fnum + 1) & (user_max_fn - 1);
+                }
+                cnt += 1;
+                H264EncodeParams {
+                    nal_ref_idc: nal_ref,
+                    frame_num: fnum as u16,
+                    pic_order_cnt_lsb: ((2 * cnt) & (user_max_lsb - 1)) as u16,
+                    ..gst_inter(0)
+                }
+            };
+            r.st.prepare(&sps, &gst_pps(), &p, &r.src, &r.opts, &r.caps, &r.tracker)
+                .unwrap();
+            let d = dpb.get_or_insert_with(|| {
+                Dpb::new(
+                    r.st.sps.max_num_ref_frames + 1,
+                    r.st.sps.max_num_ref_frames,
+                    r.st.sps.log2_max_frame_num_minus4 + 4,
+                    false,
+                )
+                .unwrap()
+            });
+            let derived = poc.next(&r.st.sps, &r.st.params).unwrap();
+            assert_eq!(derived, r.st.poc(), "case {case} frame {k}");
+            let plan = d.plan(&r.st.params, derived).unwrap();
+            d.commit(&plan);
+            r.tracker.commit(&r.st);
+            prev_ref = r.st.params.nal_ref_idc != 0;
+        }
+    }
+}
