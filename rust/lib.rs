@@ -13,3 +13,8 @@ extern crate std;
 pub mod h264;
 pub mod hw;
 pub mod sim;
+
+/// The parts of the encode engine that are pure code.
+pub mod encoder {
+    pub mod format;
+}

@@ -49,13 +49,23 @@ impl SubpelPlanes {
 
     /// Builds the full-sample plane and only the half-sample planes asked for (the others
     /// stay zero): motion compensation at one position needs at most two of them.
-    pub fn build_some(r: &RefPlane, x0: i32, y0: i32, want_b: bool, want_h: bool, want_j: bool) -> Self {
+    pub fn build_some(
+        r: &RefPlane,
+        x0: i32,
+        y0: i32,
+        want_b: bool,
+        want_h: bool,
+        want_j: bool,
+    ) -> Self {
         let mut win = [[0i32; W]; W];
         let wmax = r.width as i32 - 1;
         let hmax = r.height as i32 - 1;
         let data = r.plane.data;
         let stride = r.plane.stride;
-        let inside = x0 - 3 >= 0 && y0 - 3 >= 0 && x0 - 3 + W as i32 <= wmax + 1 && y0 - 3 + W as i32 <= hmax + 1;
+        let inside = x0 - 3 >= 0
+            && y0 - 3 >= 0
+            && x0 - 3 + W as i32 <= wmax + 1
+            && y0 - 3 + W as i32 <= hmax + 1;
         for (wy, row) in win.iter_mut().enumerate() {
             let yy = (y0 - 3 + wy as i32).clamp(0, hmax) as usize;
             let base = yy * stride;
@@ -73,7 +83,12 @@ impl SubpelPlanes {
                 *d = data.get(base + xx).copied().unwrap_or(0) as i32;
             }
         }
-        let mut p = SubpelPlanes { f: [[0; N]; N], b: [[0; N]; N], h: [[0; N]; N], j: [[0; N]; N] };
+        let mut p = SubpelPlanes {
+            f: [[0; N]; N],
+            b: [[0; N]; N],
+            h: [[0; N]; N],
+            j: [[0; N]; N],
+        };
         for y in 0..N {
             for x in 0..N {
                 p.f[y][x] = win[y + 2][x + 2] as u8;
@@ -82,7 +97,14 @@ impl SubpelPlanes {
         if want_h {
             for y in 0..N {
                 for x in 0..N {
-                    let h1 = tap6(win[y][x + 2], win[y + 1][x + 2], win[y + 2][x + 2], win[y + 3][x + 2], win[y + 4][x + 2], win[y + 5][x + 2]);
+                    let h1 = tap6(
+                        win[y][x + 2],
+                        win[y + 1][x + 2],
+                        win[y + 2][x + 2],
+                        win[y + 3][x + 2],
+                        win[y + 4][x + 2],
+                        win[y + 5][x + 2],
+                    );
                     p.h[y][x] = clip((h1 + 16) >> 5);
                 }
             }
@@ -94,7 +116,14 @@ impl SubpelPlanes {
             for r in rows {
                 let row = &win[r];
                 for x in 0..N {
-                    b1[r][x] = tap6(row[x], row[x + 1], row[x + 2], row[x + 3], row[x + 4], row[x + 5]);
+                    b1[r][x] = tap6(
+                        row[x],
+                        row[x + 1],
+                        row[x + 2],
+                        row[x + 3],
+                        row[x + 4],
+                        row[x + 5],
+                    );
                 }
             }
             if want_b {
@@ -107,7 +136,14 @@ impl SubpelPlanes {
             if want_j {
                 for y in 0..N {
                     for x in 0..N {
-                        let j1 = tap6(b1[y][x], b1[y + 1][x], b1[y + 2][x], b1[y + 3][x], b1[y + 4][x], b1[y + 5][x]);
+                        let j1 = tap6(
+                            b1[y][x],
+                            b1[y + 1][x],
+                            b1[y + 2][x],
+                            b1[y + 3][x],
+                            b1[y + 4][x],
+                            b1[y + 5][x],
+                        );
                         p.j[y][x] = clip((j1 + 512) >> 10);
                     }
                 }
@@ -226,8 +262,18 @@ pub fn mc_chroma(r: &RefPlane, cx: i32, cy: i32, mv: [i16; 2], u: &mut [u8; 64],
     let (c00, c10, c01, c11) = ((8 - fx) * (8 - fy), fx * (8 - fy), (8 - fx) * fy, fx * fy);
     for y in 0..8 {
         for x in 0..8 {
-            u[y * 8 + x] = ((c00 * wu[y][x] + c10 * wu[y][x + 1] + c01 * wu[y + 1][x] + c11 * wu[y + 1][x + 1] + 32) >> 6) as u8;
-            v[y * 8 + x] = ((c00 * wv[y][x] + c10 * wv[y][x + 1] + c01 * wv[y + 1][x] + c11 * wv[y + 1][x + 1] + 32) >> 6) as u8;
+            u[y * 8 + x] = ((c00 * wu[y][x]
+                + c10 * wu[y][x + 1]
+                + c01 * wu[y + 1][x]
+                + c11 * wu[y + 1][x + 1]
+                + 32)
+                >> 6) as u8;
+            v[y * 8 + x] = ((c00 * wv[y][x]
+                + c10 * wv[y][x + 1]
+                + c01 * wv[y + 1][x]
+                + c11 * wv[y + 1][x + 1]
+                + 32)
+                >> 6) as u8;
         }
     }
 }
@@ -243,7 +289,11 @@ fn median(a: i16, b: i16, c: i16) -> i16 {
 /// Motion vector predictor of a 16×16 partition with refIdx 0 (8.4.1.3): `c` is C, already
 /// replaced by D by the caller when C is not available.
 pub fn mv_pred(a: MvNb, b: MvNb, c: MvNb) -> [i16; 2] {
-    let (a, b, c) = if b.is_none() && c.is_none() && a.is_some() { (a, a, a) } else { (a, b, c) };
+    let (a, b, c) = if b.is_none() && c.is_none() && a.is_some() {
+        (a, a, a)
+    } else {
+        (a, b, c)
+    };
     let get = |n: MvNb| n.unwrap_or((-1, [0, 0]));
     let (ra, ma) = get(a);
     let (rb, mb) = get(b);
@@ -310,7 +360,11 @@ fn sad_int(src: &[u8; 256], r: &RefPlane, x: i32, y: i32, limit: u32) -> u32 {
 
 /// Bits of a signed Exp-Golomb code, the motion cost model for both entropy coders.
 pub fn se_bits(v: i32) -> u32 {
-    let code = if v > 0 { 2 * v as u32 - 1 } else { (-2 * v) as u32 };
+    let code = if v > 0 {
+        2 * v as u32 - 1
+    } else {
+        (-2 * v) as u32
+    };
     2 * (31 - (code + 1).leading_zeros()) + 1
 }
 
@@ -335,7 +389,15 @@ const MV_LIMIT: i32 = 64 * 4;
 /// Motion search for the 16×16 block at (bx, by): candidates (predictor, zero and the given
 /// extra vectors), a small diamond search at integer positions, then half- and quarter-sample
 /// refinement around the best integer vector.
-pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], extra: &[[i16; 2]], lambda: u32) -> Motion {
+pub fn search(
+    src: &[u8; 256],
+    r: &RefPlane,
+    bx: i32,
+    by: i32,
+    mvp: [i16; 2],
+    extra: &[[i16; 2]],
+    lambda: u32,
+) -> Motion {
     let clamp_mv = |v: i32| v.clamp(-MV_LIMIT, MV_LIMIT);
     // Integer stage, in full samples.
     let mut best = [0i32; 2];
@@ -361,7 +423,16 @@ pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], ex
         try_int([round(e[0]), round(e[1])], &mut best, &mut best_cost);
     }
     // Large diamond until the centre wins, then one small diamond step.
-    const LDIA: [[i32; 2]; 8] = [[0, -2], [1, -1], [2, 0], [1, 1], [0, 2], [-1, 1], [-2, 0], [-1, -1]];
+    const LDIA: [[i32; 2]; 8] = [
+        [0, -2],
+        [1, -1],
+        [2, 0],
+        [1, 1],
+        [0, 2],
+        [-1, 1],
+        [-2, 0],
+        [-1, -1],
+    ];
     const SDIA: [[i32; 2]; 4] = [[0, -1], [1, 0], [0, 1], [-1, 0]];
     for _ in 0..16 {
         let c = best;
@@ -408,7 +479,11 @@ pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], ex
         }
     }
     planes.predict(bq[0], bq[1], &mut pred);
-    Motion { mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16], cost: bcost, pred }
+    Motion {
+        mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16],
+        cost: bcost,
+        pred,
+    }
 }
 
 #[cfg(test)]
@@ -420,19 +495,35 @@ mod tests {
         assert_eq!(median(1, 5, 3), 3);
         assert_eq!(median(-4, -9, 2), -4);
         // Only A has refIdx 0: its vector is the predictor.
-        assert_eq!(mv_pred(Some((0, [4, 4])), Some((-1, [0, 0])), Some((-1, [0, 0]))), [4, 4]);
+        assert_eq!(
+            mv_pred(Some((0, [4, 4])), Some((-1, [0, 0])), Some((-1, [0, 0]))),
+            [4, 4]
+        );
         // B and C unavailable: A everywhere.
         assert_eq!(mv_pred(Some((0, [7, -3])), None, None), [7, -3]);
         // Skip: a neighbour with zero vector forces zero.
-        assert_eq!(skip_mv(Some((0, [0, 0])), Some((0, [8, 8])), Some((0, [8, 8]))), [0, 0]);
-        assert_eq!(skip_mv(Some((0, [8, 4])), Some((0, [8, 8])), Some((0, [8, 8]))), [8, 8]);
+        assert_eq!(
+            skip_mv(Some((0, [0, 0])), Some((0, [8, 8])), Some((0, [8, 8]))),
+            [0, 0]
+        );
+        assert_eq!(
+            skip_mv(Some((0, [8, 4])), Some((0, [8, 8])), Some((0, [8, 8]))),
+            [8, 8]
+        );
     }
 
     #[test]
     fn integer_mc_is_a_copy() {
         let data: std::vec::Vec<u8> = (0..64 * 64).map(|i| (i * 7 % 251) as u8).collect();
-        let plane = Plane { data: &data, stride: 64 };
-        let r = RefPlane { plane: &plane, width: 64, height: 64 };
+        let plane = Plane {
+            data: &data,
+            stride: 64,
+        };
+        let r = RefPlane {
+            plane: &plane,
+            width: 64,
+            height: 64,
+        };
         let mut out = [0u8; 256];
         mc_luma(&r, 16, 16, [8, -4], &mut out);
         for j in 0..16 {

@@ -44,7 +44,11 @@ fn p_cavlc() {
 fn p_cabac_init_idc() {
     let f = synthetic(5, 4, 4, 5);
     for idc in 0..3u8 {
-        check_bitexact(&f, &Cfg::new(Entropy::Cabac { init_idc: idc }, 26), &format!("p_cabac_idc{idc}"));
+        check_bitexact(
+            &f,
+            &Cfg::new(Entropy::Cabac { init_idc: idc }, 26),
+            &format!("p_cabac_idc{idc}"),
+        );
     }
 }
 
@@ -53,7 +57,11 @@ fn natural_content_both_coders() {
     let f = lavfi("testsrc2=size=192x128:rate=25", 192, 128, 4);
     for e in [CAVLC, CABAC0] {
         for qp in [0u8, 26, 51] {
-            check_bitexact(&f, &Cfg::new(e, qp), &format!("testsrc2_{qp}_{:?}", e == CAVLC));
+            check_bitexact(
+                &f,
+                &Cfg::new(e, qp),
+                &format!("testsrc2_{qp}_{:?}", e == CAVLC),
+            );
         }
     }
 }
@@ -61,11 +69,21 @@ fn natural_content_both_coders() {
 #[test]
 fn deblocking_variants() {
     let f = lavfi("testsrc2=size=160x96:rate=25", 160, 96, 3);
-    let variants: Vec<(u8, i8, i8, i8)> = std::vec![(1, 0, 0, 0), (2, 0, 0, 3), (0, 6, 6, -12), (0, -6, -6, 12), (0, 3, -2, 5)];
+    let variants: Vec<(u8, i8, i8, i8)> = std::vec![
+        (1, 0, 0, 0),
+        (2, 0, 0, 3),
+        (0, 6, 6, -12),
+        (0, -6, -6, 12),
+        (0, 3, -2, 5)
+    ];
     for (idc, a, b, cqp) in variants {
         for e in [CAVLC, Entropy::Cabac { init_idc: 1 }] {
             let mut c = Cfg::new(e, 30);
-            c.deblock = Deblock { disable_idc: idc, alpha_c0_offset_div2: a, beta_offset_div2: b };
+            c.deblock = Deblock {
+                disable_idc: idc,
+                alpha_c0_offset_div2: a,
+                beta_offset_div2: b,
+            };
             c.chroma_qp_index_offset = cqp;
             check_bitexact(&f, &c, &format!("deblock_{idc}_{a}_{b}_{cqp}"));
         }
@@ -97,7 +115,12 @@ fn full_hd() {
 #[test]
 fn quality_and_rate() {
     // A zooming Mandelbrot set is detailed, smooth and moving, like camera content.
-    let f = lavfi("mandelbrot=size=640x480:rate=25:start_scale=2.5", 640, 480, 4);
+    let f = lavfi(
+        "mandelbrot=size=640x480:rate=25:start_scale=2.5",
+        640,
+        480,
+        4,
+    );
     let mut sizes = Vec::new();
     for qp in [10u8, 20, 26, 32, 40, 51] {
         let e = encode_seq(&f, &Cfg::new(CAVLC, qp));
@@ -108,7 +131,9 @@ fn quality_and_rate() {
                 std::println!("qp 26 psnr {p:.2} dB");
                 assert!(p >= 36.0, "PSNR {p:.2} dB at QP 26");
             }
-            let cabac = check_bitexact(&f, &Cfg::new(CABAC0, qp), "mandel_cabac").stream.len();
+            let cabac = check_bitexact(&f, &Cfg::new(CABAC0, qp), "mandel_cabac")
+                .stream
+                .len();
             let gain = 100.0 * (bytes as f64 - cabac as f64) / bytes as f64;
             std::println!("qp 26: CAVLC {bytes} B, CABAC {cabac} B, gain {gain:.1} %");
             assert!(gain >= 8.0, "CABAC gain only {gain:.1} %");
@@ -125,7 +150,10 @@ fn quality_and_rate() {
 #[test]
 #[ignore]
 fn bench_p_640x480() {
-    let n: usize = std::env::var("SLENC_BENCH_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(31);
+    let n: usize = std::env::var("SLENC_BENCH_FRAMES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(31);
     let f = pan("mandelbrot=size=1600x1100:start_scale=1.5", 640, 480, n);
     for (name, e) in [("CAVLC", CAVLC), ("CABAC", CABAC0)] {
         let c = Cfg::new(e, 26);
@@ -153,7 +181,13 @@ fn bench_p_640x480() {
 #[test]
 fn pan_both_coders() {
     let f = pan("mandelbrot=size=800x600:start_scale=1.5", 320, 176, 6);
-    for (e, qp) in [(CAVLC, 22u8), (CABAC0, 30), (Entropy::Cabac { init_idc: 1 }, 40), (CAVLC, 0), (CABAC0, 0)] {
+    for (e, qp) in [
+        (CAVLC, 22u8),
+        (CABAC0, 30),
+        (Entropy::Cabac { init_idc: 1 }, 40),
+        (CAVLC, 0),
+        (CABAC0, 0),
+    ] {
         let enc = check_bitexact(&f, &Cfg::new(e, qp), &format!("pan_{qp}"));
         let s = enc.stats[3];
         assert!(s.inter_mbs > s.intra_mbs, "{:?}", enc.stats);
@@ -165,7 +199,12 @@ fn pan_both_coders() {
 #[test]
 fn extremes() {
     let mut rng = crate::h264::testutil::Rng::new(99);
-    let mut f = std::vec![Frame::new(4, 3), Frame::new(4, 3), Frame::new(4, 3), Frame::new(4, 3)];
+    let mut f = std::vec![
+        Frame::new(4, 3),
+        Frame::new(4, 3),
+        Frame::new(4, 3),
+        Frame::new(4, 3)
+    ];
     for (i, fr) in f.iter_mut().enumerate() {
         for v in fr.y.iter_mut().chain(fr.uv.iter_mut()) {
             *v = match i {

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A context: one open file of either node, with its formats, crop, frame interval and
+//! controls. Implements the V4L2 layer's [`NodeOps`].
+
+use super::{controls::Controls, format as fmt, Engine};
+use crate::v4l2::{ctrl::Builder, job::Job, Format, FrameSizes, NodeKind, NodeOps, Queue, Rect};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
+
+/// `V4L2_COLORSPACE_REC709` and the default encodings: what a camera or test source produces
+/// unless userspace says otherwise.
+const COLORSPACE_REC709: u32 = 3;
+
+/// The mutable part of a context.
+struct State {
+    out: Format,
+    cap: Format,
+    crop: Rect,
+    timeperframe: (u32, u32),
+    streaming: [bool; 2],
+}
+
+/// A context (see the module documentation).
+pub(crate) struct Context {
+    engine: &'static Engine,
+    node: NodeKind,
+    state: Arc<Mutex<State>>,
+    ctrls: Controls,
+}
+
+impl Context {
+    fn coded_formats(&self) -> impl Iterator<Item = u32> + '_ {
+        let sl = (self.node == NodeKind::Stateless).then_some(fmt::H264_SLICE);
+        Iterator::chain(
+            sl.into_iter(),
+            (self.node == NodeKind::Stateful)
+                .then(|| self.engine.stateful_coded())
+                .into_iter()
+                .flatten(),
+        )
+    }
+
+    fn raw(&self, f: &Format) -> Format {
+        let s = &self.engine.caps.sizes;
+        let fourcc = if self.engine.caps.raw_formats.contains(&f.fourcc) {
+            f.fourcc
+        } else {
+            self.engine
+                .caps
+                .raw_formats
+                .first()
+                .copied()
+                .unwrap_or(fmt::NV12)
+        };
+        let l = fmt::raw_layout(
+            fourcc,
+            f.width,
+            f.height,
+            s.max_width,
+            s.max_height,
+            f.bytesperline[0],
+        );
+        Format {
+            fourcc: l.fourcc,
+            width: l.width,
+            height: l.height,
+            num_planes: l.num_planes,
+            bytesperline: l.bytesperline,
+            sizeimage: l.sizeimage,
+            colorspace: if f.colorspace == 0 {
+                COLORSPACE_REC709
+            } else {
+                f.colorspace
+            },
+            xfer_func: f.xfer_func,
+            ycbcr_enc: f.ycbcr_enc,
+            quantization: f.quantization,
+        }
+    }
+
+    fn coded(&self, f: &Format, out: &Format) -> Format {
+        let fourcc = if self.coded_formats().any(|c| c == f.fourcc) {
+            f.fourcc
+        } else {
+            self.coded_formats().next().unwrap_or(fmt::H264)
+        };
+        // The coded size follows the OUTPUT format (research/uapi.md §8.2: width/height 0 is
+        // accepted and filled in).
+        Format {
+            fourcc,
+            width: out.width,
+            height: out.height,
+            num_planes: 1,
+            bytesperline: [0; 3],
+            sizeimage: [fmt::coded_size(f.sizeimage[0], out.width, out.height), 0, 0],
+            colorspace: out.colorspace,
+            xfer_func: out.xfer_func,
+            ycbcr_enc: out.ycbcr_enc,
+            quantization: out.quantization,
+        }
+    }
+}
+
+impl NodeOps for Context {
+    type Dev = &'static Engine;
+
+    fn open(dev: &Self::Dev, node: NodeKind) -> Result<Self> {
+        let engine: &'static Engine = dev;
+        let mut this = Self {
+            engine,
+            node,
+            state: Arc::pin_init(
+                new_mutex!(State {
+                    out: Format::default(),
+                    cap: Format::default(),
+                    crop: Rect {
+                        left: 0,
+                        top: 0,
+                        width: 0,
+                        height: 0
+                    },
+                    timeperframe: (1, 30),
+                    streaming: [false; 2],
+                }),
+                GFP_KERNEL,
+            )?,
+            ctrls: Controls::default(),
+        };
+        let out = this.raw(&Format {
+            width: 640,
+            height: 480,
+            ..Default::default()
+        });
+        let cap = this.coded(&Format::default(), &out);
+        {
+            let mut s = this.state.lock();
+            s.out = out;
+            s.cap = cap;
+            s.crop = Rect {
+                left: 0,
+                top: 0,
+                width: out.width,
+                height: out.height,
+            };
+        }
+        this.ctrls = Controls::default();
+        Ok(this)
+    }
+
+    fn add_controls(&mut self, node: NodeKind, ctrls: &mut Builder<'_>) {
+        self.ctrls = Controls::add(self.engine, node, ctrls);
+    }
+
+    fn enum_fmt(&self, q: Queue, index: u32) -> Option<u32> {
+        let i = usize::try_from(index).ok()?;
+        match q {
+            Queue::Output => self.engine.caps.raw_formats.get(i).copied(),
+            Queue::Capture => self.coded_formats().nth(i),
+        }
+    }
+
+    fn g_fmt(&self, q: Queue) -> Format {
+        let s = self.state.lock();
+        match q {
+            Queue::Output => s.out,
+            Queue::Capture => s.cap,
+        }
+    }
+
+    fn try_fmt(&self, q: Queue, f: &Format) -> Format {
+        match q {
+            Queue::Output => self.raw(f),
+            Queue::Capture => {
+                let out = self.state.lock().out;
+                self.coded(f, &out)
+            }
+        }
+    }
+
+    fn s_fmt(&self, q: Queue, f: &Format, busy: bool) -> Result<Format> {
+        if busy {
+            return Err(EBUSY);
+        }
+        let mut s = self.state.lock();
+        match q {
+            Queue::Output => {
+                let out = self.raw(f);
+                // The visible size is what userspace asked for (within the coded size); a
+                // crop can narrow it further.
+                let visible = fmt::fit_crop(
+                    Rect {
+                        left: 0,
+                        top: 0,
+                        width: f.width.max(fmt::MIN_SIZE),
+                        height: f.height.max(fmt::MIN_SIZE),
+                    },
+                    out.width,
+                    out.height,
+                );
+                s.out = out;
+                s.crop = visible;
+                // The coded format follows the raw one (size, colorimetry).
+                let cap = s.cap;
+                s.cap = self.coded(&cap, &out);
+                Ok(out)
+            }
+            Queue::Capture => {
+                let cap = self.coded(f, &s.out);
+                s.cap = cap;
+                Ok(cap)
+            }
+        }
+    }
+
+    fn framesizes(&self, fourcc: u32) -> Option<FrameSizes> {
+        (self.engine.caps.raw_formats.contains(&fourcc)
+            || self.coded_formats().any(|c| c == fourcc))
+        .then_some(self.engine.caps.sizes)
+    }
+
+    fn crop(&self) -> (Rect, Rect) {
+        let s = self.state.lock();
+        (
+            s.crop,
+            Rect {
+                left: 0,
+                top: 0,
+                width: s.out.width,
+                height: s.out.height,
+            },
+        )
+    }
+
+    fn s_crop(&self, r: Rect) -> Result<Rect> {
+        let mut s = self.state.lock();
+        if s.streaming[0] {
+            return Err(EBUSY);
+        }
+        s.crop = fmt::fit_crop(r, s.out.width, s.out.height);
+        Ok(s.crop)
+    }
+
+    fn timeperframe(&self) -> (u32, u32) {
+        self.state.lock().timeperframe
+    }
+
+    fn s_timeperframe(&self, t: (u32, u32)) -> (u32, u32) {
+        // 1/1000 s .. 1000 s, as ENUM_FRAMEINTERVALS says; a zero term means the default.
+        let t = if t.0 == 0 || t.1 == 0 {
+            (1, 30)
+        } else {
+            let (n, d) = (t.0.min(1000 * t.1.min(1_000_000)), t.1);
+            (n.max(d.div_ceil(1000)), d)
+        };
+        self.state.lock().timeperframe = t;
+        t
+    }
+
+    fn start_streaming(&self, q: Queue) -> Result {
+        self.state.lock().streaming[usize::from(q == Queue::Capture)] = true;
+        Ok(())
+    }
+
+    fn stop_streaming(&self, q: Queue) {
+        self.state.lock().streaming[usize::from(q == Queue::Capture)] = false;
+    }
+
+    fn device_run(&self, job: Job<Self>) {
+        // No backend is attached to this engine yet: fail the frame cleanly rather than
+        // produce fake output.
+        pr_debug!(
+            "slenc: {}: frame {} failed: no encoder backend for this block yet\n",
+            self.engine.name,
+            job.sequence()
+        );
+        job.finish(Err(ENODEV));
+    }
+}
