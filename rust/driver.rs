@@ -2,7 +2,7 @@
 //! The platform driver: device-tree matching for the three boards' encoder blocks, and the
 //! simulated device that `slenc.sim=<variant>` creates for the models (ARCHITECTURE.md §5).
 
-use crate::encoder::{context::Context, format as fmt, Caps, Engine};
+use crate::encoder::{context::Context, device::DevState, format as fmt, Caps, Engine};
 use crate::v4l2::{bindings as b, device as v4l2dev, FrameSizes};
 use core::ptr::NonNull;
 use kernel::{device::Core, of, platform, prelude::*};
@@ -39,6 +39,7 @@ pub(crate) static CEDRUS_V3S: Variant = Variant {
     model: c"slenc cedrus-v3s",
     engine: Engine {
         name: "cedrus-v3s",
+        backend: None,
         caps: &Caps {
             raw_formats: &[fmt::NV12, fmt::NV12M],
             h264: true,
@@ -55,6 +56,7 @@ pub(crate) static VEPU2_RK3399: Variant = Variant {
     model: c"slenc vepu2-rk3399",
     engine: Engine {
         name: "vepu2-rk3399",
+        backend: None,
         caps: &HANTRO_CAPS,
     },
 };
@@ -66,6 +68,7 @@ pub(crate) static H1: Variant = Variant {
     model: c"slenc h1",
     engine: Engine {
         name: "h1",
+        backend: None,
         caps: &HANTRO_CAPS,
     },
 };
@@ -83,6 +86,7 @@ pub(crate) static MESON8B_JPEG: Variant = Variant {
     model: c"slenc meson8b-jpeg",
     engine: Engine {
         name: "meson8b-jpeg",
+        backend: None,
         caps: &Caps {
             raw_formats: &[fmt::NV12, fmt::YUV420],
             h264: false,
@@ -152,7 +156,7 @@ impl platform::Driver for SlencDriver {
             dev,
             variant.model,
             [stateless, stateful],
-            &variant.engine,
+            DevState::new(&variant.engine)?,
         )?;
         for (i, kind) in ["stateless H.264", "stateful"].iter().enumerate() {
             if let Some(n) = reg.node_num(i) {

@@ -15,20 +15,26 @@ mod v4l2;
 #[allow(
     dead_code,
     unreachable_pub,
-    reason = "pure library code, partly used per build"
+    unused_imports,
+    elided_lifetimes_in_paths,
+    reason = "pure library code, partly used per build, written to the host crate's lints"
 )]
 mod h264;
 #[allow(
     dead_code,
     unreachable_pub,
-    reason = "pure library code, partly used per build"
+    unused_imports,
+    elided_lifetimes_in_paths,
+    reason = "pure library code, partly used per build, written to the host crate's lints"
 )]
 mod hw;
 #[cfg(slenc_sim)]
 #[allow(
     dead_code,
     unreachable_pub,
-    reason = "pure library code, partly used per build"
+    unused_imports,
+    elided_lifetimes_in_paths,
+    reason = "pure library code, partly used per build, written to the host crate's lints"
 )]
 mod sim;
 

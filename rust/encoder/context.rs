@@ -2,8 +2,11 @@
 //! A context: one open file of either node, with its formats, crop, frame interval and
 //! controls. Implements the V4L2 layer's [`NodeOps`].
 
-use super::{controls::Controls, format as fmt, Engine};
-use crate::v4l2::{ctrl::Builder, job::Job, Format, FrameSizes, NodeKind, NodeOps, Queue, Rect};
+use super::{controls::Controls, device::DevState, format as fmt, Engine};
+use crate::v4l2::{
+    bindings as b, ctrl::Builder, job::Job, DevRef, Format, FrameSizes, NodeKind, NodeOps, Queue,
+    Rect,
+};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -25,6 +28,7 @@ struct State {
 
 /// A context (see the module documentation).
 pub(crate) struct Context {
+    dev: DevRef<DevState>,
     engine: &'static Engine,
     node: NodeKind,
     state: Arc<Mutex<State>>,
@@ -105,11 +109,16 @@ impl Context {
 }
 
 impl NodeOps for Context {
-    type Dev = &'static Engine;
+    type Dev = DevState;
 
-    fn open(dev: &Self::Dev, node: NodeKind) -> Result<Self> {
-        let engine: &'static Engine = dev;
+    fn dev_init(data: &DevState, dev: *mut b::device) -> Result {
+        super::device::dev_init(data, dev)
+    }
+
+    fn open(dev: DevRef<DevState>, node: NodeKind) -> Result<Self> {
+        let engine = dev.engine;
         let mut this = Self {
+            dev,
             engine,
             node,
             state: Arc::pin_init(
@@ -268,14 +277,11 @@ impl NodeOps for Context {
         self.state.lock().streaming[usize::from(q == Queue::Capture)] = false;
     }
 
+    fn job_ready(&self) -> bool {
+        true
+    }
+
     fn device_run(&self, job: Job<Self>) {
-        // No backend is attached to this engine yet: fail the frame cleanly rather than
-        // produce fake output.
-        pr_debug!(
-            "slenc: {}: frame {} failed: no encoder backend for this block yet\n",
-            self.engine.name,
-            job.sequence()
-        );
-        job.finish(Err(ENODEV));
+        self.dev.device_run(job);
     }
 }

@@ -2,11 +2,12 @@
 //! The encode engine: per-device capabilities and per-file contexts (formats, crop, frame
 //! interval, controls), behind the V4L2 layer's [`NodeOps`].
 //!
-//! Backends plug in through [`Backend`] (one per block and codec). Until a backend is attached,
+//! Backends plug in through [`device::Backend`] (one per block and codec). Until a backend is attached,
 //! jobs fail cleanly: both buffers come back with `V4L2_BUF_FLAG_ERROR`, never fake output.
 
 pub(crate) mod context;
 pub(crate) mod controls;
+pub(crate) mod device;
 #[allow(
     unreachable_pub,
     reason = "pure module, also the host crate's public API"
@@ -33,6 +34,8 @@ pub(crate) struct Engine {
     pub(crate) caps: &'static Caps,
     /// Name of the block, for messages.
     pub(crate) name: &'static str,
+    /// The block driver; `None` until one is written for the block.
+    pub(crate) backend: Option<&'static dyn device::Backend>,
 }
 
 impl Engine {

@@ -172,6 +172,8 @@ impl<T: NodeOps> Registration<T> {
             // SAFETY: `KBox::into_raw` never returns null.
             shared: unsafe { NonNull::new_unchecked(shared) },
         };
+        // SAFETY: `shared` is in its final place; no node is registered yet.
+        T::dev_init(unsafe { &(*shared).data }, raw_dev)?;
         for (i, want) in wanted.into_iter().enumerate() {
             if want {
                 // SAFETY: `shared` is alive (we hold a reference) and not yet shared with

@@ -89,7 +89,9 @@ unsafe extern "C" fn open<T: NodeOps>(file: *mut b::file) -> c_int {
 
 fn open_inner<T: NodeOps>(file: *mut b::file, shared: &Shared<T>, node: usize) -> Result {
     let kind = shared.nodes[node].kind;
-    let ctx = T::open(&shared.data, kind)?;
+    // SAFETY: the file holds a reference on the node, so `shared` (and its data) outlives the
+    // context, which is freed in `release`.
+    let ctx = T::open(unsafe { super::DevRef::new(&shared.data) }, kind)?;
     let fh = KBox::into_raw(KBox::new(
         Fh {
             fh: Opaque::zeroed(),

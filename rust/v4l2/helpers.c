@@ -15,6 +15,41 @@ const char *slenc_param_sim(void)
 	return sim;
 }
 
+void slenc_init_work(struct work_struct *work, work_func_t func)
+{
+	INIT_WORK(work, func);
+}
+
+void slenc_init_delayed_work(struct delayed_work *dwork, work_func_t func)
+{
+	INIT_DELAYED_WORK(dwork, func);
+}
+
+bool slenc_schedule_work(struct work_struct *work)
+{
+	return schedule_work(work);
+}
+
+bool slenc_mod_delayed_work(struct delayed_work *dwork, unsigned long delay_ms)
+{
+	return mod_delayed_work(system_wq, dwork, msecs_to_jiffies(delay_ms));
+}
+
+bool slenc_cancel_work_sync(struct work_struct *work)
+{
+	return cancel_work_sync(work);
+}
+
+bool slenc_cancel_delayed_work_sync(struct delayed_work *dwork)
+{
+	return cancel_delayed_work_sync(dwork);
+}
+
+struct delayed_work *slenc_to_delayed_work(struct work_struct *work)
+{
+	return to_delayed_work(work);
+}
+
 void slenc_mutex_init(struct mutex *lock)
 {
 	mutex_init(lock);

@@ -4,6 +4,7 @@
 #define SLENC_HELPERS_H
 
 #include <linux/mutex.h>
+#include <linux/workqueue.h>
 #include <media/v4l2-ctrls.h>
 #include <media/v4l2-dev.h>
 #include <media/v4l2-mem2mem.h>
@@ -11,6 +12,14 @@
 #include <media/videobuf2-v4l2.h>
 
 const char *slenc_param_sim(void);
+
+void slenc_init_work(struct work_struct *work, work_func_t func);
+void slenc_init_delayed_work(struct delayed_work *dwork, work_func_t func);
+bool slenc_schedule_work(struct work_struct *work);
+bool slenc_mod_delayed_work(struct delayed_work *dwork, unsigned long delay_ms);
+bool slenc_cancel_work_sync(struct work_struct *work);
+bool slenc_cancel_delayed_work_sync(struct delayed_work *dwork);
+struct delayed_work *slenc_to_delayed_work(struct work_struct *work);
 
 void slenc_mutex_init(struct mutex *lock);
 void slenc_mutex_destroy(struct mutex *lock);

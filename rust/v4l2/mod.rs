@@ -12,10 +12,12 @@
 pub(crate) mod bindings;
 pub(crate) mod ctrl;
 pub(crate) mod device;
+pub(crate) mod dma;
 pub(crate) mod file;
 pub(crate) mod ioctl;
 pub(crate) mod job;
 pub(crate) mod queue;
+pub(crate) mod work;
 
 pub(crate) use crate::encoder::format::Rect;
 use kernel::prelude::*;
@@ -72,6 +74,32 @@ pub(crate) struct FrameSizes {
     pub(crate) step_height: u32,
 }
 
+/// A reference to the device state that a context may keep: the state outlives every open
+/// file (see [`device`]), so the reference is valid for as long as the context.
+pub(crate) struct DevRef<D>(core::ptr::NonNull<D>);
+
+// SAFETY: `D` is `Send + Sync` (the `NodeOps::Dev` bound); this is a shared reference to it.
+unsafe impl<D: Send + Sync> Send for DevRef<D> {}
+// SAFETY: see `Send`.
+unsafe impl<D: Send + Sync> Sync for DevRef<D> {}
+
+impl<D> core::ops::Deref for DevRef<D> {
+    type Target = D;
+    fn deref(&self) -> &D {
+        // SAFETY: per the type's invariant the state outlives the holder.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl<D> DevRef<D> {
+    /// # Safety
+    ///
+    /// `d` must outlive every use of the returned reference.
+    pub(super) unsafe fn new(d: &D) -> Self {
+        Self(core::ptr::NonNull::from(d))
+    }
+}
+
 /// The two kinds of video node slenc registers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum NodeKind {
@@ -88,8 +116,12 @@ pub(crate) trait NodeOps: Sized + Send + Sync + 'static {
     /// Device-wide driver data, created at probe.
     type Dev: Send + Sync + 'static;
 
+    /// The device state is in place (it does not move any more): finish setting it up, e.g.
+    /// bind its work items. `dev` is the platform device, for DMA allocations.
+    fn dev_init(data: &Self::Dev, dev: *mut bindings::device) -> Result;
+
     /// A file of `node` is being opened: create the context.
-    fn open(dev: &Self::Dev, node: NodeKind) -> Result<Self>;
+    fn open(dev: DevRef<Self::Dev>, node: NodeKind) -> Result<Self>;
     /// Adds the context's controls (the file is not visible to anyone yet). Errors are
     /// collected by the control handler and fail the open.
     fn add_controls(&mut self, node: NodeKind, ctrls: &mut ctrl::Builder<'_>);
