@@ -26,3 +26,6 @@ pub(crate) mod testutil;
 
 #[cfg(test)]
 mod oracle_tests;
+
+#[cfg(test)]
+mod fuzz_tests;

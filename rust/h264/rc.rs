@@ -171,7 +171,7 @@ impl RateControl {
                 peak as u64
             };
             // The buffer must hold a few frames for the model to have room.
-            self.cpb_bits = self.cpb_bits.max(4 * self.drain_per_frame);
+            self.cpb_bits = self.cpb_bits.max(self.drain_per_frame.saturating_mul(4));
             // Keep the relative fullness across a size change (a smaller buffer must not start
             // out full).
             self.fullness = if old_cpb == 0 {
