@@ -155,8 +155,11 @@ impl RateControl {
         }
         self.cfg = cfg;
         if rate_driven {
-            let per_frame =
-                |rate: u32| div_u64(rate as u64 * cfg.fps_den as u64, cfg.fps_num).max(1);
+            // Capped at 2^40 bits per frame so the signed bookkeeping below cannot overflow
+            // whatever the frame rate (e.g. timeperframe 1/u32::MAX).
+            let per_frame = |rate: u32| {
+                div_u64(rate as u64 * cfg.fps_den as u64, cfg.fps_num).clamp(1, 1 << 40)
+            };
             self.avg_per_frame = per_frame(cfg.bitrate);
             let peak = match cfg.mode {
                 RcMode::Vbr if cfg.peak_bitrate >= cfg.bitrate => cfg.peak_bitrate,
@@ -365,13 +368,15 @@ impl RateControl {
                 self.overflows = self.overflows.saturating_add(1);
             }
             // Leaky bucket: the frame enters, the channel drains one frame period.
-            self.fullness = (self.fullness + bits)
+            self.fullness = self
+                .fullness
+                .saturating_add(bits)
                 .min(self.cpb_bits)
                 .saturating_sub(self.drain_per_frame);
             // VBR debt, bounded to ±2 s of average rate so old history does not dominate.
             // (u32 division: frames per second, rounded down.)
             let fps = (self.cfg.fps_num / self.cfg.fps_den.max(1)).max(4) as i64;
-            let bound = (self.avg_per_frame as i64).saturating_mul(2 * fps);
+            let bound = (self.avg_per_frame as i64).saturating_mul(2 * fps).max(0);
             self.debt = (self.debt + bits as i64 - self.avg_per_frame as i64).clamp(-bound, bound);
         }
     }

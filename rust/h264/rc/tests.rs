@@ -305,3 +305,18 @@ fn rc_benchmark() {
         }
     }
 }
+
+#[test]
+fn extreme_frame_rates_do_not_overflow() {
+    for (num, den) in [(1u32, u32::MAX), (u32::MAX, 1), (1, 1)] {
+        let mut c = cfg(RcMode::Vbr, u32::MAX, 1);
+        c.fps_num = num;
+        c.fps_den = den;
+        c.peak_bitrate = u32::MAX;
+        let mut rc = RateControl::new(c).unwrap();
+        for k in 0..50 {
+            let q = rc.frame_qp(k % 7 == 0);
+            rc.update(k % 7 == 0, q, if k % 2 == 0 { u32::MAX } else { 0 });
+        }
+    }
+}
