@@ -265,9 +265,16 @@ fn code_chroma(src: &Src, pred: &[[u8; 64]; 2], qpc: u8, r: Rounding, co: &mut C
     let mut lev = [[[0i32; 16]; 4]; 2];
     let mut dc = [[0i32; 4]; 2];
     let mut nnz = [[0u8; 4]; 2];
+    let zero_sad = if r == Rounding::Inter { quant::zero_sad_limit(qpc) } else { 0 };
     for c in 0..2 {
         for b in 0..4 {
             let mut d = diff4(&src.c[c], &pred[c], 8, b & 1, b >> 1);
+            let sad: u32 = d.iter().map(|v| v.unsigned_abs()).sum();
+            if sad <= zero_sad {
+                // All AC levels are certainly zero; the DC is the plain sum.
+                dc[c][b] = d.iter().sum();
+                continue;
+            }
             fdct4(&mut d);
             dc[c][b] = d[0];
             nnz[c][b] = quant::quant4(&mut d, qpc, r, true) as u8;
@@ -303,10 +310,16 @@ fn code_chroma(src: &Src, pred: &[[u8; 64]; 2], qpc: u8, r: Rounding, co: &mut C
         let mut dcr = dc[c];
         quant::dequant_chroma_dc(&mut dcr, qpc);
         for b in 0..4 {
-            let mut d = lev[c][b];
-            quant::dequant4(&mut d, qpc, true);
-            d[0] = dcr[b];
-            idct4(&mut d);
+            let d = if nnz[c][b] == 0 {
+                // DC only: the inverse transform of a lone DC is flat, (dc + 32) >> 6.
+                [(dcr[b] + 32) >> 6; 16]
+            } else {
+                let mut d = lev[c][b];
+                quant::dequant4(&mut d, qpc, true);
+                d[0] = dcr[b];
+                idct4(&mut d);
+                d
+            };
             add4(&mut rec[c], &pred[c], 8, b & 1, b >> 1, &d);
         }
     }
