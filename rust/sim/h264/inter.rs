@@ -50,7 +50,9 @@ impl SubpelPlanes {
     /// Builds the full-sample plane and only the half-sample planes asked for (the others
     /// stay zero): motion compensation at one position needs at most two of them.
     pub fn build_some(r: &RefPlane, x0: i32, y0: i32, want_b: bool, want_h: bool, want_j: bool) -> Self {
-        let mut win = [[0i32; W]; W];
+        // Kept small (u8 window, i16 intermediates): this runs in kernel context on 32-bit ARM
+        // with an 8 KiB stack.
+        let mut win = [[0u8; W]; W];
         let wmax = r.width as i32 - 1;
         let hmax = r.height as i32 - 1;
         let data = r.plane.data;
@@ -62,52 +64,54 @@ impl SubpelPlanes {
             if inside {
                 let s = base + (x0 - 3) as usize;
                 if let Some(src) = data.get(s..s + W) {
-                    for (d, &v) in row.iter_mut().zip(src.iter()) {
-                        *d = v as i32;
-                    }
+                    row.copy_from_slice(src);
                     continue;
                 }
             }
             for (wx, d) in row.iter_mut().enumerate() {
                 let xx = (x0 - 3 + wx as i32).clamp(0, wmax) as usize;
-                *d = data.get(base + xx).copied().unwrap_or(0) as i32;
+                *d = data.get(base + xx).copied().unwrap_or(0);
             }
         }
         let mut p = SubpelPlanes { f: [[0; N]; N], b: [[0; N]; N], h: [[0; N]; N], j: [[0; N]; N] };
         for y in 0..N {
             for x in 0..N {
-                p.f[y][x] = win[y + 2][x + 2] as u8;
+                p.f[y][x] = win[y + 2][x + 2];
             }
         }
         if want_h {
             for y in 0..N {
                 for x in 0..N {
-                    let h1 = tap6(win[y][x + 2], win[y + 1][x + 2], win[y + 2][x + 2], win[y + 3][x + 2], win[y + 4][x + 2], win[y + 5][x + 2]);
+                    let v = |k: usize| win[y + k][x + 2] as i32;
+                    let h1 = tap6(v(0), v(1), v(2), v(3), v(4), v(5));
                     p.h[y][x] = clip((h1 + 16) >> 5);
                 }
             }
         }
         if want_b || want_j {
             // Horizontal intermediates b1 for every window row, at offsets x−1 (x in 0..N).
-            let mut b1 = [[0i32; N]; W];
+            // |b1| ≤ 42·255, so i16 holds it.
+            let mut b1 = [[0i16; N]; W];
             let rows = if want_j { 0..W } else { 2..N + 2 };
             for r in rows {
                 let row = &win[r];
                 for x in 0..N {
-                    b1[r][x] = tap6(row[x], row[x + 1], row[x + 2], row[x + 3], row[x + 4], row[x + 5]);
+                    let v = |k: usize| row[x + k] as i32;
+                    b1[r][x] = tap6(v(0), v(1), v(2), v(3), v(4), v(5)) as i16;
                 }
             }
             if want_b {
                 for y in 0..N {
                     for x in 0..N {
-                        p.b[y][x] = clip((b1[y + 2][x] + 16) >> 5);
+                        p.b[y][x] = clip((b1[y + 2][x] as i32 + 16) >> 5);
                     }
                 }
             }
             if want_j {
                 for y in 0..N {
                     for x in 0..N {
-                        let j1 = tap6(b1[y][x], b1[y + 1][x], b1[y + 2][x], b1[y + 3][x], b1[y + 4][x], b1[y + 5][x]);
+                        let v = |k: usize| b1[y + k][x] as i32;
+                        let j1 = tap6(v(0), v(1), v(2), v(3), v(4), v(5));
                         p.j[y][x] = clip((j1 + 512) >> 10);
                     }
                 }
