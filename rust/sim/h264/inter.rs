@@ -41,17 +41,25 @@ fn clip(v: i32) -> u8 {
 }
 
 impl SubpelPlanes {
-    /// Builds the planes for the block whose integer origin is (x0, y0) in the reference
-    /// (may lie outside the picture: samples are clamped to the edges like the decoder does).
-    pub fn build(r: &RefPlane, x0: i32, y0: i32) -> Self {
-        Self::build_some(r, x0, y0, true, true, true)
+    /// All-zero planes, to be filled by [`SubpelPlanes::fill`].
+    pub const fn new() -> Self {
+        SubpelPlanes { f: [[0; N]; N], b: [[0; N]; N], h: [[0; N]; N], j: [[0; N]; N] }
     }
 
-    /// Builds the full-sample plane and only the half-sample planes asked for (the others
-    /// stay zero): motion compensation at one position needs at most two of them.
-    pub fn build_some(r: &RefPlane, x0: i32, y0: i32, want_b: bool, want_h: bool, want_j: bool) -> Self {
-        // Kept small (u8 window, i16 intermediates): this runs in kernel context on 32-bit ARM
-        // with an 8 KiB stack.
+    /// Builds all planes for the block whose integer origin is (x0, y0) in the reference (may
+    /// lie outside the picture: samples are clamped to the edges like the decoder does).
+    pub fn build(r: &RefPlane, x0: i32, y0: i32) -> Self {
+        let mut p = Self::new();
+        p.fill(r, x0, y0, true, true, true);
+        p
+    }
+
+    /// Fills the full-sample plane and the half-sample planes asked for (the others keep their
+    /// old content): motion compensation at one position needs at most two of them. In place
+    /// and with a 6-row ring of intermediates, because this runs in kernel context on 32-bit
+    /// ARM with an 8 KiB stack.
+    #[inline(never)]
+    pub fn fill(&mut self, r: &RefPlane, x0: i32, y0: i32, want_b: bool, want_h: bool, want_j: bool) {
         let mut win = [[0u8; W]; W];
         let wmax = r.width as i32 - 1;
         let hmax = r.height as i32 - 1;
@@ -73,51 +81,45 @@ impl SubpelPlanes {
                 *d = data.get(base + xx).copied().unwrap_or(0);
             }
         }
-        let mut p = SubpelPlanes { f: [[0; N]; N], b: [[0; N]; N], h: [[0; N]; N], j: [[0; N]; N] };
         for y in 0..N {
             for x in 0..N {
-                p.f[y][x] = win[y + 2][x + 2];
+                self.f[y][x] = win[y + 2][x + 2];
             }
         }
         if want_h {
             for y in 0..N {
                 for x in 0..N {
                     let v = |k: usize| win[y + k][x + 2] as i32;
-                    let h1 = tap6(v(0), v(1), v(2), v(3), v(4), v(5));
-                    p.h[y][x] = clip((h1 + 16) >> 5);
+                    self.h[y][x] = clip((tap6(v(0), v(1), v(2), v(3), v(4), v(5)) + 16) >> 5);
                 }
             }
         }
         if want_b || want_j {
-            // Horizontal intermediates b1 for every window row, at offsets x−1 (x in 0..N).
-            // |b1| ≤ 42·255, so i16 holds it.
-            let mut b1 = [[0i16; N]; W];
+            // Horizontal intermediates b1 (|b1| ≤ 42·255 fits i16) of window rows, at offsets
+            // x−1; window row r is plane row r−2 for b and feeds plane row r−5 of j.
+            let mut ring = [[0i16; N]; 6];
             let rows = if want_j { 0..W } else { 2..N + 2 };
             for r in rows {
                 let row = &win[r];
+                let slot = r % 6;
                 for x in 0..N {
                     let v = |k: usize| row[x + k] as i32;
-                    b1[r][x] = tap6(v(0), v(1), v(2), v(3), v(4), v(5)) as i16;
+                    ring[slot][x] = tap6(v(0), v(1), v(2), v(3), v(4), v(5)) as i16;
                 }
-            }
-            if want_b {
-                for y in 0..N {
+                if want_b && (2..N + 2).contains(&r) {
                     for x in 0..N {
-                        p.b[y][x] = clip((b1[y + 2][x] as i32 + 16) >> 5);
+                        self.b[r - 2][x] = clip((ring[slot][x] as i32 + 16) >> 5);
                     }
                 }
-            }
-            if want_j {
-                for y in 0..N {
+                if want_j && r >= 5 {
+                    let y = r - 5;
                     for x in 0..N {
-                        let v = |k: usize| b1[y + k][x] as i32;
-                        let j1 = tap6(v(0), v(1), v(2), v(3), v(4), v(5));
-                        p.j[y][x] = clip((j1 + 512) >> 10);
+                        let v = |k: usize| ring[(y + k) % 6][x] as i32;
+                        self.j[y][x] = clip((tap6(v(0), v(1), v(2), v(3), v(4), v(5)) + 512) >> 10);
                     }
                 }
             }
         }
-        p
     }
 
     /// Predicts the 16×16 block displaced by (qx, qy) quarter samples from the origin, with
@@ -199,7 +201,8 @@ pub fn mc_luma(r: &RefPlane, bx: i32, by: i32, mv: [i16; 2], out: &mut [u8; 256]
     let want_b = fx != 0 && fy != 2;
     let want_h = fy != 0 && fx != 2;
     let want_j = fx == 2 && fy != 0 || fy == 2 && fx != 0;
-    let p = SubpelPlanes::build_some(r, bx + (mx >> 2), by + (my >> 2), want_b, want_h, want_j);
+    let mut p = SubpelPlanes::new();
+    p.fill(r, bx + (mx >> 2), by + (my >> 2), want_b, want_h, want_j);
     p.predict(fx, fy, out);
 }
 
@@ -328,8 +331,6 @@ pub struct Motion {
     pub mv: [i16; 2],
     /// SAD + λ·bits of that vector.
     pub cost: u32,
-    /// The luma prediction for `mv`.
-    pub pred: [u8; 256],
 }
 
 /// Largest vector component we search to (quarter samples): ±64 samples keeps every vector
@@ -339,7 +340,9 @@ const MV_LIMIT: i32 = 64 * 4;
 /// Motion search for the 16×16 block at (bx, by): candidates (predictor, zero and the given
 /// extra vectors), a small diamond search at integer positions, then half- and quarter-sample
 /// refinement around the best integer vector.
-pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], extra: &[[i16; 2]], lambda: u32) -> Motion {
+/// The prediction for the chosen vector is left in `pred`.
+#[allow(clippy::too_many_arguments)]
+pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], extra: &[[i16; 2]], lambda: u32, pred: &mut [u8; 256]) -> Motion {
     let clamp_mv = |v: i32| v.clamp(-MV_LIMIT, MV_LIMIT);
     // Integer stage, in full samples.
     let mut best = [0i32; 2];
@@ -381,8 +384,8 @@ pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], ex
         try_int([c[0] + d[0], c[1] + d[1]], &mut best, &mut best_cost);
     }
     // Sub-sample refinement on planes around the best integer position.
-    let planes = SubpelPlanes::build(r, bx + best[0], by + best[1]);
-    let mut pred = [0u8; 256];
+    let mut planes = SubpelPlanes::new();
+    planes.fill(r, bx + best[0], by + best[1], true, true, true);
     let mut bq = [0i32; 2];
     let base = [best[0] * 4, best[1] * 4];
     let mut bcost = best_cost;
@@ -402,8 +405,8 @@ pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], ex
                 if mc >= bcost {
                     continue;
                 }
-                planes.predict(q[0], q[1], &mut pred);
-                let cost = sad16(src, &pred).saturating_add(mc);
+                planes.predict(q[0], q[1], pred);
+                let cost = sad16(src, pred).saturating_add(mc);
                 if cost < bcost {
                     bcost = cost;
                     bq = q;
@@ -411,8 +414,8 @@ pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], ex
             }
         }
     }
-    planes.predict(bq[0], bq[1], &mut pred);
-    Motion { mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16], cost: bcost, pred }
+    planes.predict(bq[0], bq[1], pred);
+    Motion { mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16], cost: bcost }
 }
 
 #[cfg(test)]

@@ -741,18 +741,18 @@ fn code_p_mb(
         return MbInfo { mb_type: MbType::PSkip, mv: smv, ..MbInfo::default() };
     }
     let extra = [smv, left.map(|m| m.mv).unwrap_or([0, 0]), top.map(|m| m.mv).unwrap_or([0, 0])];
-    let m = inter::search(&src.y, rl, mx as i32 * 16, my as i32 * 16, mvp, &extra, ctx.lambda);
+    let m = inter::search(&src.y, rl, mx as i32 * 16, my as i32 * 16, mvp, &extra, ctx.lambda, &mut pred);
     let mvbits = inter::se_bits(m.mv[0] as i32 - mvp[0] as i32) + inter::se_bits(m.mv[1] as i32 - mvp[1] as i32);
     // Intra only competes where prediction is poor (saves the intra search on most MBs).
     if m.cost > 256 * 2 + 24 * ctx.lambda {
-        let inter_cost = satd16(&src.y, &m.pred) + ctx.lambda * (mvbits + 1);
+        let inter_cost = satd16(&src.y, &pred) + ctx.lambda * (mvbits + 1);
         *co = Coeffs::ZERO;
         if let Some(c) = code_intra(ctx, src, rec, mx, my, left, top, co, inter_cost) {
             return c;
         }
         *co = Coeffs::ZERO;
     }
-    let mut cur = match code_inter(ctx, src, &m.pred, rc, rec, mx, my, m.mv, co, false) {
+    let mut cur = match code_inter(ctx, src, &pred, rc, rec, mx, my, m.mv, co, false) {
         Some(c) => c,
         None => MbInfo::default(),
     };
