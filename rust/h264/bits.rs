@@ -144,7 +144,10 @@ impl<'a> BitWriter<'a> {
         if self.nacc != 0 {
             return Err(BitError::NotAligned);
         }
-        let end = self.len.checked_add(bytes.len()).ok_or(BitError::Overflow)?;
+        let end = self
+            .len
+            .checked_add(bytes.len())
+            .ok_or(BitError::Overflow)?;
         let dst = self.buf.get_mut(self.len..end).ok_or(BitError::Overflow)?;
         dst.copy_from_slice(bytes);
         self.len = end;

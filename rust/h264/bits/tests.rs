@@ -193,7 +193,11 @@ fn random_op(rng: &mut Rng) -> Op {
     match rng.range(0, 2) {
         0 => {
             let n = rng.range(0, 32) as u32;
-            let v = if n == 0 { 0 } else { rng.next_u32() >> (32 - n) };
+            let v = if n == 0 {
+                0
+            } else {
+                rng.next_u32() >> (32 - n)
+            };
             // Many zero runs to exercise EP.
             Op::Bits(n, if rng.bool() { 0 } else { v })
         }

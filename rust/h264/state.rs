@@ -1,0 +1,600 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Per-frame state: the SPS/PPS/ENCODE_PARAMS controls adapted to the OUTPUT format and
+//! constrained to the backend (uapi.md §2.5 step 1, §8.4 steps 1–2).
+//!
+//! [`FrameState::prepare`] copies the controls, forces what the kernel decides (size and
+//! cropping from the OUTPUT format, the VUI, a single SPS/PPS id, frame coding only), drops the
+//! PPS features nobody implements, maps SI/SP to I/P, refuses B and a non-I first frame, then
+//! applies the backend's [`Capabilities`] and relabels `profile_idc`, the constraint flags and
+//! `level_idc` so that what the stream claims is true. The result is what gets written back into
+//! the controls and into the bitstream.
+
+use super::level::choose_level;
+use super::sps::{Crop, SpsExtra, Vui};
+use super::uapi::*;
+use super::validate::{validate_encode_params, validate_pps, validate_sps, ValidateError};
+use super::vui::{self, Colorimetry, SarControls};
+
+/// The hardware writes the access unit delimiter.
+pub const HW_AUD: u32 = 1 << 0;
+/// The hardware writes the SPS.
+pub const HW_SPS: u32 = 1 << 1;
+/// The hardware writes the PPS.
+pub const HW_PPS: u32 = 1 << 2;
+/// The hardware writes the slice NAL header and slice header (VEPU2/H1, uapi.md §2.5).
+pub const HW_SLICE_HEADER: u32 = 1 << 3;
+
+/// What a backend can encode (reported by the codec ops, ARCHITECTURE.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// CABAC entropy coding (CAVLC is always available).
+    pub cabac: bool,
+    /// 8x8 transform (High profile).
+    pub transform_8x8: bool,
+    /// Inter prediction (P frames). Without it every frame is coded as I.
+    pub inter: bool,
+    /// Most reference frames the backend can use (reconstruction slots minus the current one).
+    pub max_ref_frames: u8,
+    /// POC type the backend needs (VEPU2 writes slice headers with type 2), if any.
+    pub forced_poc_type: Option<u8>,
+    /// log2_max_frame_num_minus4 the backend needs, if any.
+    pub forced_log2_max_frame_num_minus4: Option<u8>,
+    /// log2_max_pic_order_cnt_lsb_minus4 the backend needs, if any.
+    pub forced_log2_max_poc_lsb_minus4: Option<u8>,
+    /// `HW_*` bits: the units the hardware writes itself.
+    pub hw_headers: u32,
+    /// Required alignment of the coded width, in pixels (≥ 16).
+    pub width_align: u32,
+    /// Required alignment of the coded height, in pixels (≥ 16).
+    pub height_align: u32,
+    /// Smallest coded width.
+    pub min_width: u32,
+    /// Smallest coded height.
+    pub min_height: u32,
+    /// Largest coded width.
+    pub max_width: u32,
+    /// Largest coded height.
+    pub max_height: u32,
+    /// Highest level_idc the backend can sustain.
+    pub max_level_idc: u8,
+}
+
+/// A rectangle in pixels (the OUTPUT CROP selection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rect {
+    /// Left edge.
+    pub left: u32,
+    /// Top edge.
+    pub top: u32,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+}
+
+/// What the OUTPUT queue tells us about the source (uapi.md §8.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SourceFormat {
+    /// Coded width (the S_FMT width, already rounded up to the alignment).
+    pub width: u32,
+    /// Coded height.
+    pub height: u32,
+    /// Visible rectangle (S_SELECTION CROP; defaults to the S_FMT size).
+    pub crop: Rect,
+    /// Colorimetry of the format.
+    pub colorimetry: Colorimetry,
+    /// timeperframe numerator (seconds per frame = num/den); 0 if unknown.
+    pub timeperframe_num: u32,
+    /// timeperframe denominator.
+    pub timeperframe_den: u32,
+}
+
+/// Stream-level options from the controls (uapi.md §8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// STATELESS_H264_START_CODE.
+    pub start_code: StartCode,
+    /// MPEG_VIDEO_AU_DELIMITER.
+    pub aud: bool,
+    /// MPEG_VIDEO_PREPEND_SPSPPS_TO_IDR.
+    pub prepend_sps_pps: bool,
+    /// H264_VUI_SAR_*.
+    pub sar: SarControls,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        Self {
+            start_code: StartCode::AnnexB,
+            aud: false,
+            prepend_sps_pps: true, // our default, uapi.md §8.3
+            sar: SarControls::default(),
+        }
+    }
+}
+
+/// Why a frame cannot be encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateError {
+    /// A control value is out of range.
+    Invalid(ValidateError),
+    /// The OUTPUT format or crop does not suit the backend.
+    Format(&'static str),
+    /// A feature that cannot be adapted away (B frames, POC type 1).
+    Unsupported(&'static str),
+    /// The first frame of a stream must be an I frame (uapi.md §2.5).
+    FirstFrameNotIntra,
+}
+
+impl From<ValidateError> for StateError {
+    fn from(e: ValidateError) -> Self {
+        StateError::Invalid(e)
+    }
+}
+
+/// Which parameter-set units go into this access unit (the engine asks the backend which of
+/// them it writes itself through [`Capabilities::hw_headers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HeaderPlan {
+    /// Write an AUD first.
+    pub aud: bool,
+    /// Write SPS and PPS before the slice.
+    pub sps_pps: bool,
+}
+
+/// Stream history needed to adapt the next frame: whether a frame was already encoded, and the
+/// parameter sets last written (to detect a change).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StreamTracker {
+    started: bool,
+    sps: H264Sps,
+    pps: H264Pps,
+    extra: SpsExtra,
+    counters: Counters,
+}
+
+/// Picture counters carried from frame to frame to re-base userspace's frame_num and POC onto
+/// the (possibly different) field widths of the adapted SPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Userspace's frame_num of the last frame.
+    user_frame_num: u16,
+    /// Frames (frame_num steps) since the last IDR, unwrapped.
+    frame_num_abs: u32,
+    /// Userspace's POC type 0 state of the last reference picture (8.2.1.1):
+    /// prevPicOrderCntMsb and prevPicOrderCntLsb, in userspace's lsb width.
+    user_poc_msb: i32,
+    user_poc_lsb: u16,
+    /// The POC of this picture (relative to the last IDR).
+    poc: i32,
+}
+
+impl StreamTracker {
+    /// A new stream (STREAMON, or a restart after drain).
+    pub fn reset(&mut self) {
+        self.started = false;
+    }
+    /// True once a frame has been committed.
+    pub fn started(&self) -> bool {
+        self.started
+    }
+    /// Records a frame as encoded (call after the hardware completed it).
+    pub fn commit(&mut self, st: &FrameState) {
+        self.started = true;
+        self.sps.clone_from(&st.sps);
+        self.pps = st.pps;
+        self.extra = st.extra;
+        self.counters = st.counters;
+    }
+}
+
+/// The adapted state of one frame.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FrameState {
+    /// Adapted SPS (written back into the SPS control).
+    pub sps: H264Sps,
+    /// Adapted PPS (written back into the PPS control).
+    pub pps: H264Pps,
+    /// Adapted ENCODE_PARAMS (written back; slice_qp_delta is later set by RC).
+    pub params: H264EncodeParams,
+    /// Cropping and VUI.
+    pub extra: SpsExtra,
+    /// Units to write before the slice.
+    pub plan: HeaderPlan,
+    /// Annex B or bare NAL units.
+    pub framing: StartCode,
+    /// Counters after this frame (committed into the tracker).
+    counters: Counters,
+}
+
+fn rank_of(profile_idc: u8) -> u8 {
+    match profile_idc {
+        0..=66 => 0,
+        67..=99 => 1, // Main, Extended: our streams are at most Main-level features here
+        _ => 2,
+    }
+}
+
+const PROFILES: [u8; 3] = [66, 77, 100];
+
+impl FrameState {
+    /// Builds the frame state from the current control values, the OUTPUT format, the stream
+    /// options, the backend capabilities and the stream history.
+    #[allow(clippy::too_many_arguments)]
+    pub fn prepare(
+        &mut self,
+        sps: &H264Sps,
+        pps: &H264Pps,
+        params: &H264EncodeParams,
+        src: &SourceFormat,
+        opts: &StreamOptions,
+        caps: &Capabilities,
+        tracker: &StreamTracker,
+    ) -> Result<(), StateError> {
+        validate_sps(sps)?;
+        validate_pps(pps)?;
+        self.sps.clone_from(sps);
+        self.pps = *pps;
+        self.params = *params;
+        validate_encode_params(&mut self.params)?;
+
+        let crop = self.adapt_size(src, caps)?;
+        self.adapt_sps(caps)?;
+        self.adapt_pps(caps);
+        self.relabel_profile(caps, src);
+        self.adapt_params(sps, caps, tracker)?;
+
+        let mut v = Vui {
+            aspect_ratio: vui::aspect_ratio(&opts.sar),
+            video_signal: vui::video_signal(&src.colorimetry),
+            timing: vui::timing(src.timeperframe_num, src.timeperframe_den),
+            bitstream_restriction: Some(vui::restriction(self.sps.max_num_ref_frames)),
+            ..Vui::default()
+        };
+        v.overscan_appropriate = None;
+        self.extra = SpsExtra { crop, vui: Some(v) };
+        self.framing = opts.start_code;
+        let changed = !tracker.started
+            || tracker.sps != self.sps
+            || tracker.pps != self.pps
+            || tracker.extra != self.extra;
+        self.plan = HeaderPlan {
+            aud: opts.aud,
+            sps_pps: changed || (self.params.is_idr() && opts.prepend_sps_pps),
+        };
+        Ok(())
+    }
+
+    /// The picture order count of this frame, relative to the last IDR (8.2.1), as the decoder
+    /// will derive it from the adapted fields.
+    pub fn poc(&self) -> i32 {
+        self.counters.poc
+    }
+
+    /// The QP the PPS implies for slice_qp_delta = 0.
+    pub fn pic_init_qp(&self) -> i32 {
+        26 + self.pps.pic_init_qp_minus26 as i32
+    }
+
+    /// Sets slice_qp_delta for a frame QP chosen by rate control (uapi.md §8.4 step 4).
+    pub fn set_qp(&mut self, qp: u8) {
+        let qp = qp.min(51) as i32;
+        self.params.slice_qp_delta = (qp - self.pic_init_qp()) as i8;
+    }
+
+    /// Frame size in MBs and cropping from the OUTPUT format and crop rectangle.
+    fn adapt_size(
+        &mut self,
+        src: &SourceFormat,
+        caps: &Capabilities,
+    ) -> Result<Option<Crop>, StateError> {
+        let (w, h) = (src.width, src.height);
+        let wa = caps.width_align.max(16);
+        let ha = caps.height_align.max(16);
+        if w == 0 || h == 0 || w % wa != 0 || h % ha != 0 {
+            return Err(StateError::Format("coded size not aligned"));
+        }
+        if w < caps.min_width || h < caps.min_height || w > caps.max_width || h > caps.max_height {
+            return Err(StateError::Format("coded size out of range"));
+        }
+        let c = src.crop;
+        let right_edge = c
+            .left
+            .checked_add(c.width)
+            .ok_or(StateError::Format("crop"))?;
+        let bottom_edge = c
+            .top
+            .checked_add(c.height)
+            .ok_or(StateError::Format("crop"))?;
+        if c.width == 0 || c.height == 0 || right_edge > w || bottom_edge > h {
+            return Err(StateError::Format("crop outside the frame"));
+        }
+        let mbs_w = u16::try_from(w / 16).map_err(|_| StateError::Format("width"))?;
+        let mbs_h = u16::try_from(h / 16).map_err(|_| StateError::Format("height"))?;
+        self.sps.pic_width_in_mbs_minus1 = mbs_w - 1;
+        self.sps.pic_height_in_map_units_minus1 = mbs_h - 1;
+        // 4:2:0 frames: crop units of 2x2 luma samples (7.4.2.1.1). Odd edges round outwards.
+        let crop = Crop {
+            left: c.left / 2,
+            right: (w - right_edge) / 2,
+            top: c.top / 2,
+            bottom: (h - bottom_edge) / 2,
+        };
+        Ok(if crop == Crop::default() {
+            None
+        } else {
+            Some(crop)
+        })
+    }
+
+    fn adapt_sps(&mut self, caps: &Capabilities) -> Result<(), StateError> {
+        let s = &mut self.sps;
+        // Our backends encode 8-bit 4:2:0 frames.
+        s.chroma_format_idc = 1;
+        s.bit_depth_luma_minus8 = 0;
+        s.bit_depth_chroma_minus8 = 0;
+        s.flags &= !(SPS_FLAG_SEPARATE_COLOUR_PLANE
+            | SPS_FLAG_QPPRIME_Y_ZERO_TRANSFORM_BYPASS
+            | SPS_FLAG_MB_ADAPTIVE_FRAME_FIELD
+            | SPS_FLAG_DELTA_PIC_ORDER_ALWAYS_ZERO);
+        s.flags |= SPS_FLAG_FRAME_MBS_ONLY;
+        s.seq_parameter_set_id = 0;
+        if let Some(t) = caps.forced_poc_type {
+            s.pic_order_cnt_type = t;
+        }
+        if s.pic_order_cnt_type == 1 {
+            // The series rejects every type but 0 (uapi.md §2.5); we also implement type 2,
+            // which VEPU2 needs, but not type 1.
+            return Err(StateError::Unsupported("pic_order_cnt_type 1"));
+        }
+        s.num_ref_frames_in_pic_order_cnt_cycle = 0;
+        s.offset_for_ref_frame = [0; 255];
+        s.offset_for_non_ref_pic = 0;
+        s.offset_for_top_to_bottom_field = 0;
+        if s.pic_order_cnt_type != 0 {
+            s.log2_max_pic_order_cnt_lsb_minus4 = 0;
+        }
+        if let Some(v) = caps.forced_log2_max_frame_num_minus4 {
+            s.log2_max_frame_num_minus4 = v;
+        }
+        if let Some(v) = caps.forced_log2_max_poc_lsb_minus4 {
+            if s.pic_order_cnt_type == 0 {
+                s.log2_max_pic_order_cnt_lsb_minus4 = v;
+            }
+        }
+        s.max_num_ref_frames = if caps.inter && caps.max_ref_frames > 0 {
+            s.max_num_ref_frames.clamp(1, caps.max_ref_frames)
+        } else {
+            0
+        };
+        Ok(())
+    }
+
+    fn adapt_pps(&mut self, caps: &Capabilities) {
+        let p = &mut self.pps;
+        p.pic_parameter_set_id = 0;
+        p.seq_parameter_set_id = 0;
+        p.num_slice_groups_minus1 = 0;
+        p.weighted_bipred_idc = 0;
+        p.flags &= !(PPS_FLAG_WEIGHTED_PRED
+            | PPS_FLAG_REDUNDANT_PIC_CNT_PRESENT
+            | PPS_FLAG_SCALING_MATRIX_PRESENT
+            | PPS_FLAG_BOTTOM_FIELD_PIC_ORDER_IN_FRAME_PRESENT);
+        if !caps.cabac {
+            p.flags &= !PPS_FLAG_ENTROPY_CODING_MODE;
+        }
+        if !caps.transform_8x8 {
+            p.flags &= !PPS_FLAG_TRANSFORM_8X8_MODE;
+        }
+        let max_idx = self.sps.max_num_ref_frames.saturating_sub(1);
+        p.num_ref_idx_l0_default_active_minus1 =
+            p.num_ref_idx_l0_default_active_minus1.min(max_idx);
+        p.num_ref_idx_l1_default_active_minus1 = 0;
+    }
+
+    /// Makes profile_idc, constraint flags and level_idc describe the stream we produce.
+    fn relabel_profile(&mut self, caps: &Capabilities, src: &SourceFormat) {
+        let cabac = self.pps.flags & PPS_FLAG_ENTROPY_CODING_MODE != 0;
+        let high = self.pps.flags & PPS_FLAG_TRANSFORM_8X8_MODE != 0
+            || self.pps.second_chroma_qp_index_offset != self.pps.chroma_qp_index_offset;
+        let needed = if high { 2 } else { cabac as u8 };
+        let s = &mut self.sps;
+        let requested_profile = s.profile_idc;
+        let rank = rank_of(requested_profile).max(needed);
+        let profile = PROFILES[rank as usize];
+
+        // Level 1b is spelled level_idc 11 + constraint_set3 below High, 9 in High (A.3.1/A.3.3).
+        let mut level = s.level_idc;
+        let was_1b = (level == 11
+            && rank_of(requested_profile) < 2
+            && s.constraint_set_flags & SPS_CONSTRAINT_SET3_FLAG != 0)
+            || level == 9;
+        if was_1b {
+            level = 9;
+        }
+        let mbs =
+            (s.pic_width_in_mbs_minus1 as u32 + 1) * (s.pic_height_in_map_units_minus1 as u32 + 1);
+        // timeperframe num/den is seconds per frame: fps = den/num.
+        if let Some(l) = choose_level(
+            level,
+            caps.max_level_idc,
+            mbs,
+            s.max_num_ref_frames.max(1) as u32,
+            src.timeperframe_den,
+            src.timeperframe_num,
+        ) {
+            level = l;
+        }
+
+        let conforms_baseline = !cabac && !high;
+        let conforms_main = !high;
+        let conforms_extended = conforms_baseline && s.flags & SPS_FLAG_DIRECT_8X8_INFERENCE != 0;
+        let req = s.constraint_set_flags;
+        let mut flags = 0u8;
+        if req & SPS_CONSTRAINT_SET0_FLAG != 0 && conforms_baseline {
+            flags |= SPS_CONSTRAINT_SET0_FLAG;
+        }
+        if req & SPS_CONSTRAINT_SET1_FLAG != 0 && conforms_main {
+            flags |= SPS_CONSTRAINT_SET1_FLAG;
+        }
+        if req & SPS_CONSTRAINT_SET2_FLAG != 0 && conforms_extended {
+            flags |= SPS_CONSTRAINT_SET2_FLAG;
+        }
+        if profile != 66 {
+            // set4: frame_mbs_only (always true); set5: no B slices (always true). Both are
+            // reserved for Baseline.
+            flags |= req & (SPS_CONSTRAINT_SET4_FLAG | SPS_CONSTRAINT_SET5_FLAG);
+        }
+        if level == 9 && profile != 100 {
+            level = 11;
+            flags |= SPS_CONSTRAINT_SET3_FLAG;
+        }
+        s.profile_idc = profile;
+        s.level_idc = level;
+        s.constraint_set_flags = flags;
+    }
+
+    fn adapt_params(
+        &mut self,
+        user_sps: &H264Sps,
+        caps: &Capabilities,
+        tracker: &StreamTracker,
+    ) -> Result<(), StateError> {
+        let p = &mut self.params;
+        p.pic_parameter_set_id = 0;
+        p.colour_plane_id = 0;
+        p.flags &= !(ENCODE_FLAG_FIELD_PIC | ENCODE_FLAG_BOTTOM_FIELD);
+        // Sliding window only (uapi.md §2.5): no long-term references.
+        p.flags &= !ENCODE_FLAG_LONG_TERM_REFERENCE;
+        p.slice_type = match p.slice_type {
+            SLICE_TYPE_SI => SLICE_TYPE_I,
+            SLICE_TYPE_SP => SLICE_TYPE_P,
+            SLICE_TYPE_B => return Err(StateError::Unsupported("B frames")),
+            t => t,
+        };
+        if p.slice_type == SLICE_TYPE_P && (!caps.inter || self.sps.max_num_ref_frames == 0) {
+            p.slice_type = SLICE_TYPE_I;
+        }
+        if !tracker.started {
+            if p.slice_type != SLICE_TYPE_I {
+                return Err(StateError::FirstFrameNotIntra);
+            }
+            // A stream starts with an IDR picture (7.4.1.2.4).
+            p.flags |= ENCODE_FLAG_IDR_PIC;
+        }
+        let idr = p.is_idr();
+        if idr {
+            p.nal_ref_idc = p.nal_ref_idc.max(1);
+        } else {
+            p.idr_pic_id = 0;
+            p.flags &= !ENCODE_FLAG_NO_OUTPUT_OF_PRIOR_PICS;
+        }
+        self.counters = rebase_counters(user_sps, &self.sps, p, &tracker.counters);
+        p.delta_pic_order_cnt_bottom = 0;
+        p.delta_pic_order_cnt0 = 0;
+        p.delta_pic_order_cnt1 = 0;
+        let is_p = p.slice_type == SLICE_TYPE_P;
+        let max_idx = self.sps.max_num_ref_frames.saturating_sub(1);
+        if is_p && p.flags & ENCODE_FLAG_NUM_REF_IDX_ACTIVE_OVERRIDE != 0 {
+            p.num_ref_idx_l0_active_minus1 = p.num_ref_idx_l0_active_minus1.min(max_idx);
+        } else {
+            p.flags &= !ENCODE_FLAG_NUM_REF_IDX_ACTIVE_OVERRIDE;
+            p.num_ref_idx_l0_active_minus1 = if is_p {
+                self.pps.num_ref_idx_l0_default_active_minus1
+            } else {
+                0
+            };
+        }
+        p.num_ref_idx_l1_active_minus1 = 0;
+        if !is_p || self.pps.flags & PPS_FLAG_ENTROPY_CODING_MODE == 0 {
+            p.cabac_init_idc = 0;
+        }
+        // Without deblocking_filter_control_present_flag the decoder infers idc 0 and zero
+        // offsets: the encoder must filter the same way.
+        if self.pps.flags & PPS_FLAG_DEBLOCKING_FILTER_CONTROL_PRESENT == 0 {
+            p.disable_deblocking_filter_idc = 0;
+        }
+        if self.pps.flags & PPS_FLAG_DEBLOCKING_FILTER_CONTROL_PRESENT == 0
+            || p.disable_deblocking_filter_idc == 1
+        {
+            p.slice_alpha_c0_offset_div2 = 0;
+            p.slice_beta_offset_div2 = 0;
+        }
+        // Keep the slice QP valid for the adapted PPS; RC sets the real value later.
+        let qp = (26 + self.pps.pic_init_qp_minus26 as i32 + p.slice_qp_delta as i32).clamp(0, 51);
+        p.slice_qp_delta = (qp - 26 - self.pps.pic_init_qp_minus26 as i32) as i8;
+        Ok(())
+    }
+}
+
+/// PicOrderCntMsb of 8.2.1.1 for a picture with `lsb`, given the previous reference picture's
+/// msb/lsb and MaxPicOrderCntLsb = `max`.
+fn poc_msb(prev_msb: i32, prev_lsb: u16, lsb: u16, max: u32) -> i32 {
+    let (lsb, prev_lsb, max) = (lsb as i32, prev_lsb as i32, max as i32);
+    if lsb < prev_lsb && prev_lsb - lsb >= max / 2 {
+        prev_msb + max
+    } else if lsb > prev_lsb && lsb - prev_lsb > max / 2 {
+        prev_msb - max
+    } else {
+        prev_msb
+    }
+}
+
+/// Re-bases userspace's frame_num and POC onto the adapted SPS's field widths and POC type.
+///
+/// Reducing a counter modulo a smaller power of two is enough, but a backend may force a
+/// *wider* field than userspace uses (GStreamer counts POC lsb modulo 16, cedrus uses 256), and
+/// then plain masking would make the counters jump backwards at userspace's wrap. So the
+/// counters are unwrapped in userspace's widths (frame_num steps since the IDR; the POC by the
+/// 8.2.1.1 rule) and written back in ours. Writes frame_num and pic_order_cnt_lsb into `p`.
+fn rebase_counters(
+    user: &H264Sps,
+    ours: &H264Sps,
+    p: &mut H264EncodeParams,
+    prev: &Counters,
+) -> Counters {
+    let user_max_fn = 1u32 << (user.log2_max_frame_num_minus4.min(12) + 4);
+    let max_fn = 1u32 << (ours.log2_max_frame_num_minus4 + 4);
+    let user_max_lsb = 1u32 << (user.log2_max_pic_order_cnt_lsb_minus4.min(12) + 4);
+    let max_lsb = 1u32 << (ours.log2_max_pic_order_cnt_lsb_minus4 + 4);
+    let is_ref = p.nal_ref_idc != 0;
+    let mut c = Counters {
+        user_frame_num: p.frame_num,
+        ..*prev
+    };
+    if p.is_idr() {
+        c.frame_num_abs = 0;
+        c.user_poc_msb = 0;
+        c.user_poc_lsb = 0;
+        c.poc = 0;
+        p.frame_num = 0;
+        p.pic_order_cnt_lsb = 0;
+        return c;
+    }
+    let step = (p.frame_num as u32).wrapping_sub(prev.user_frame_num as u32) & (user_max_fn - 1);
+    c.frame_num_abs = prev.frame_num_abs.wrapping_add(step);
+    p.frame_num = (c.frame_num_abs & (max_fn - 1)) as u16;
+    c.poc = if user.pic_order_cnt_type == 0 {
+        let lsb = (p.pic_order_cnt_lsb as u32 & (user_max_lsb - 1)) as u16;
+        let msb = poc_msb(prev.user_poc_msb, prev.user_poc_lsb, lsb, user_max_lsb);
+        if is_ref {
+            c.user_poc_msb = msb;
+            c.user_poc_lsb = lsb;
+        }
+        msb.wrapping_add(lsb as i32)
+    } else {
+        // Types 1/2 from userspace: the frame order (type 2 semantics, 8.2.1.3).
+        (2 * c.frame_num_abs as i32).wrapping_sub(!is_ref as i32)
+    };
+    p.pic_order_cnt_lsb = if ours.pic_order_cnt_type == 0 {
+        (c.poc as u32 & (max_lsb - 1)) as u16
+    } else {
+        // Type 2: the decoder derives the POC from frame_num.
+        c.poc = (2 * c.frame_num_abs as i32).wrapping_sub(!is_ref as i32);
+        0
+    };
+    c
+}
+
+#[cfg(test)]
+mod tests;
