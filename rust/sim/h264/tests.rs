@@ -209,3 +209,16 @@ fn fast_motion() {
         }
     }
 }
+
+/// A scene cut inside a P sequence: most macroblocks of that P frame are intra (I4x4 and
+/// I16x16 next to inter and skipped ones), both coders.
+#[test]
+fn scene_cut_intra_in_p() {
+    let mut f = lavfi("testsrc2=size=160x128:rate=25", 160, 128, 2);
+    f.extend(pan("mandelbrot=size=400x300:start_scale=1.2", 160, 128, 3));
+    for (e, qp) in [(CAVLC, 12u8), (CAVLC, 30), (CABAC0, 12), (Entropy::Cabac { init_idc: 1 }, 30)] {
+        let enc = check_bitexact(&f, &Cfg::new(e, qp), &format!("scene_cut_{qp}"));
+        let s = enc.stats[2];
+        assert!(s.intra_mbs > 40 && s.i4x4_mbs > 0, "{:?}", enc.stats);
+    }
+}
