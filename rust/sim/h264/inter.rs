@@ -40,6 +40,12 @@ fn clip(v: i32) -> u8 {
     v.clamp(0, 255) as u8
 }
 
+impl Default for SubpelPlanes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SubpelPlanes {
     /// All-zero planes, to be filled by [`SubpelPlanes::fill`].
     pub const fn new() -> Self {
@@ -131,9 +137,10 @@ impl SubpelPlanes {
         let ox = (1 + (qx >> 2)) as usize;
         let oy = (1 + (qy >> 2)) as usize;
         type P = [[u8; N]; N];
+        type Tap<'p> = (&'p P, usize, usize);
         // Each position is one plane sample or the rounded average of two (8.4.2.2.1):
         // (plane, dx, dy) relative to G.
-        let (a, b): ((&P, usize, usize), Option<(&P, usize, usize)>) = match (qx & 3, qy & 3) {
+        let (a, b): (Tap, Option<Tap>) = match (qx & 3, qy & 3) {
             (0, 0) => ((&self.f, 0, 0), None),
             (0, 1) => ((&self.f, 0, 0), Some((&self.h, 0, 0))),
             (0, 2) => ((&self.h, 0, 0), None),

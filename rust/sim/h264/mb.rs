@@ -474,6 +474,7 @@ fn best_i16(src: &Src, e: &Edge, lambda: u32) -> (u32, u8) {
 }
 
 /// Codes the luma of an I4x4 macroblock straight into the reconstruction; returns the cost.
+#[allow(clippy::too_many_arguments)]
 fn code_i4(ctx: &Ctx, src: &Src, rec: &mut Nv12Mut, mx: usize, my: usize, left: Option<&MbInfo>, top: Option<&MbInfo>, co: &mut Coeffs, cur: &mut MbInfo) -> u32 {
     let mut modes = [2u8; 16];
     let mut cost = 6 * ctx.lambda;
@@ -562,6 +563,7 @@ fn code_intra_chroma(ctx: &Ctx, src: &Src, rec: &mut Nv12Mut, mx: usize, my: usi
 }
 
 /// Codes the luma of an I16x16 macroblock with mode `m`.
+#[allow(clippy::too_many_arguments)]
 fn code_i16_mb(ctx: &Ctx, src: &Src, rec: &mut Nv12Mut, mx: usize, my: usize, m: u8, co: &mut Coeffs, cur: &mut MbInfo) {
     let e = edge16(rec, mx, my);
     let mut pred = [0u8; 256];
@@ -636,6 +638,8 @@ fn code_inter(ctx: &Ctx, src: &Src, pred: &[u8; 256], rc: &RefPlane, rec: &mut N
     })
 }
 
+// One per slice, on the stack: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Coder {
     Cavlc(CavlcWriter),
     Cabac(CabacWriter),
@@ -675,10 +679,7 @@ pub(crate) fn encode_mbs<S: BitSink>(
             let src_mb = load_src(src, mx, my);
             let mut co = Coeffs::ZERO;
             let cur = match &refs {
-                None => match code_intra(&ctx, &src_mb, rec, mx, my, left.as_ref(), top.as_ref(), &mut co, u32::MAX) {
-                    Some(c) => c,
-                    None => MbInfo::default(),
-                },
+                None => code_intra(&ctx, &src_mb, rec, mx, my, left.as_ref(), top.as_ref(), &mut co, u32::MAX).unwrap_or_default(),
                 Some((rl, rc)) => {
                     let topright = if my > 0 && mx + 1 < w { info.get(idx + 1 - w).copied() } else { None };
                     let topleft = if my > 0 && mx > 0 { info.get(idx - 1 - w).copied() } else { None };
@@ -752,10 +753,7 @@ fn code_p_mb(
         }
         *co = Coeffs::ZERO;
     }
-    let mut cur = match code_inter(ctx, src, &pred, rc, rec, mx, my, m.mv, co, false) {
-        Some(c) => c,
-        None => MbInfo::default(),
-    };
+    let mut cur = code_inter(ctx, src, &pred, rc, rec, mx, my, m.mv, co, false).unwrap_or_default();
     if cur.cbp == 0 && m.mv == smv {
         return MbInfo { mb_type: MbType::PSkip, mv: smv, ..MbInfo::default() };
     }

@@ -180,8 +180,6 @@ pub struct Encoded {
     pub stream: Vec<u8>,
     pub recon: Vec<Frame>,
     pub stats: Vec<SliceStats>,
-    /// Bytes of each access unit's slice NAL.
-    pub frame_bytes: Vec<usize>,
 }
 
 /// Encodes `frames` as I P P P … with our encoder and the test header writer.
@@ -191,7 +189,6 @@ pub fn encode_seq(frames: &[Frame], c: &Cfg) -> Encoded {
     let mut buf = vec![0u8; frames.len() * frames[0].w * frames[0].h * 4 + 4096];
     let mut recon: Vec<Frame> = Vec::new();
     let mut stats = Vec::new();
-    let mut frame_bytes = Vec::new();
     let mut scratch = vec![MbInfo::default(); scratch_len(wm as u16, hm as u16)];
     let len;
     {
@@ -213,7 +210,6 @@ pub fn encode_seq(frames: &[Frame], c: &Cfg) -> Encoded {
                 width_mbs: wm as u16,
                 height_mbs: hm as u16,
             };
-            let before = w.bytes_written();
             write_slice_header(&mut w, &p, idr, frame_num);
             let mut rec = Frame::new(wm, hm);
             let st = {
@@ -221,7 +217,6 @@ pub fn encode_seq(frames: &[Frame], c: &Cfg) -> Encoded {
                 encode_slice(&p, &f.view(), refv.as_ref(), &mut rec.view_mut(), &mut scratch, &mut w).expect("encode_slice")
             };
             w.end_nal().unwrap();
-            frame_bytes.push(w.bytes_written() - before);
             stats.push(st);
             recon.push(rec);
             frame_num += 1;
@@ -229,7 +224,7 @@ pub fn encode_seq(frames: &[Frame], c: &Cfg) -> Encoded {
         len = w.bytes_written();
     }
     buf.truncate(len);
-    Encoded { stream: buf, recon, stats, frame_bytes }
+    Encoded { stream: buf, recon, stats }
 }
 
 /// Decodes an Annex B stream with ffmpeg; returns (NV12 frames, stderr).
