@@ -17,4 +17,5 @@ pub mod sim;
 /// The parts of the encode engine that are pure code.
 pub mod encoder {
     pub mod format;
+    pub mod session;
 }

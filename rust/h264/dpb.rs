@@ -222,11 +222,15 @@ impl Dpb {
                 oldest = i;
             }
         }
-        let len = self.len as usize;
-        if let Some(tail) = self.refs.get_mut(oldest..len) {
-            tail.rotate_left(1);
+        // Close the gap (manual shift: slice rotation carries an assertion we cannot reach but
+        // would still link a panic path).
+        for j in oldest..(self.len as usize).saturating_sub(1) {
+            let next = self.refs.get(j + 1).copied().unwrap_or(NO_PIC);
+            if let Some(r) = self.refs.get_mut(j) {
+                *r = next;
+            }
         }
-        self.len -= 1;
+        self.len = self.len.saturating_sub(1);
     }
 
     fn push(&mut self, cur: u16, pic: RefPic) {

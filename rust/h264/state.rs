@@ -59,6 +59,28 @@ pub struct Capabilities {
     pub max_level_idc: u8,
 }
 
+impl Capabilities {
+    /// Checks the description itself: forced fields in their syntax ranges (POC type 0 or 2),
+    /// at most 16 references, non-zero size limits.
+    pub fn check(&self) -> Result<(), StateError> {
+        let ok = self.forced_poc_type.is_none_or(|t| t == 0 || t == 2)
+            && self
+                .forced_log2_max_frame_num_minus4
+                .is_none_or(|v| v <= 12)
+            && self.forced_log2_max_poc_lsb_minus4.is_none_or(|v| v <= 12)
+            && self.max_ref_frames <= 16
+            && self.min_width <= self.max_width
+            && self.min_height <= self.max_height
+            && self.max_width > 0
+            && self.max_height > 0;
+        if ok {
+            Ok(())
+        } else {
+            Err(StateError::Capabilities)
+        }
+    }
+}
+
 /// A rectangle in pixels (the OUTPUT CROP selection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Rect {
@@ -124,6 +146,8 @@ pub enum StateError {
     Unsupported(&'static str),
     /// The first frame of a stream must be an I frame (uapi.md §2.5).
     FirstFrameNotIntra,
+    /// The backend's [`Capabilities`] are inconsistent (a driver bug).
+    Capabilities,
 }
 
 impl From<ValidateError> for StateError {
@@ -231,6 +255,7 @@ impl FrameState {
         caps: &Capabilities,
         tracker: &StreamTracker,
     ) -> Result<(), StateError> {
+        caps.check()?;
         validate_sps(sps)?;
         validate_pps(pps)?;
         self.sps.clone_from(sps);
@@ -401,7 +426,7 @@ impl FrameState {
         let s = &mut self.sps;
         let requested_profile = s.profile_idc;
         let rank = rank_of(requested_profile).max(needed);
-        let profile = PROFILES[rank as usize];
+        let profile = PROFILES.get(rank as usize).copied().unwrap_or(100);
 
         // Level 1b is spelled level_idc 11 + constraint_set3 below High, 9 in High (A.3.1/A.3.3).
         let mut level = s.level_idc;
@@ -531,10 +556,10 @@ impl FrameState {
 /// msb/lsb and MaxPicOrderCntLsb = `max`.
 fn poc_msb(prev_msb: i32, prev_lsb: u16, lsb: u16, max: u32) -> i32 {
     let (lsb, prev_lsb, max) = (lsb as i32, prev_lsb as i32, max as i32);
-    if lsb < prev_lsb && prev_lsb - lsb >= max / 2 {
-        prev_msb + max
-    } else if lsb > prev_lsb && lsb - prev_lsb > max / 2 {
-        prev_msb - max
+    if lsb < prev_lsb && prev_lsb - lsb >= max >> 1 {
+        prev_msb.wrapping_add(max)
+    } else if lsb > prev_lsb && lsb - prev_lsb > max >> 1 {
+        prev_msb.wrapping_sub(max)
     } else {
         prev_msb
     }
@@ -584,13 +609,13 @@ fn rebase_counters(
         msb.wrapping_add(lsb as i32)
     } else {
         // Types 1/2 from userspace: the frame order (type 2 semantics, 8.2.1.3).
-        (2 * c.frame_num_abs as i32).wrapping_sub(!is_ref as i32)
+        (c.frame_num_abs.wrapping_mul(2) as i32).wrapping_sub(!is_ref as i32)
     };
     p.pic_order_cnt_lsb = if ours.pic_order_cnt_type == 0 {
         (c.poc as u32 & (max_lsb - 1)) as u16
     } else {
         // Type 2: the decoder derives the POC from frame_num.
-        c.poc = (2 * c.frame_num_abs as i32).wrapping_sub(!is_ref as i32);
+        c.poc = (c.frame_num_abs.wrapping_mul(2) as i32).wrapping_sub(!is_ref as i32);
         0
     };
     c

@@ -40,116 +40,92 @@ fn clip(v: i32) -> u8 {
     v.clamp(0, 255) as u8
 }
 
+impl Default for SubpelPlanes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SubpelPlanes {
-    /// Builds the planes for the block whose integer origin is (x0, y0) in the reference
-    /// (may lie outside the picture: samples are clamped to the edges like the decoder does).
-    pub fn build(r: &RefPlane, x0: i32, y0: i32) -> Self {
-        Self::build_some(r, x0, y0, true, true, true)
+    /// All-zero planes, to be filled by [`SubpelPlanes::fill`].
+    pub const fn new() -> Self {
+        SubpelPlanes { f: [[0; N]; N], b: [[0; N]; N], h: [[0; N]; N], j: [[0; N]; N] }
     }
 
-    /// Builds the full-sample plane and only the half-sample planes asked for (the others
-    /// stay zero): motion compensation at one position needs at most two of them.
-    pub fn build_some(
-        r: &RefPlane,
-        x0: i32,
-        y0: i32,
-        want_b: bool,
-        want_h: bool,
-        want_j: bool,
-    ) -> Self {
-        let mut win = [[0i32; W]; W];
+    /// Builds all planes for the block whose integer origin is (x0, y0) in the reference (may
+    /// lie outside the picture: samples are clamped to the edges like the decoder does).
+    pub fn build(r: &RefPlane, x0: i32, y0: i32) -> Self {
+        let mut p = Self::new();
+        p.fill(r, x0, y0, true, true, true);
+        p
+    }
+
+    /// Fills the full-sample plane and the half-sample planes asked for (the others keep their
+    /// old content): motion compensation at one position needs at most two of them. In place
+    /// and with a 6-row ring of intermediates, because this runs in kernel context on 32-bit
+    /// ARM with an 8 KiB stack.
+    #[inline(never)]
+    pub fn fill(&mut self, r: &RefPlane, x0: i32, y0: i32, want_b: bool, want_h: bool, want_j: bool) {
+        let mut win = [[0u8; W]; W];
         let wmax = r.width as i32 - 1;
         let hmax = r.height as i32 - 1;
         let data = r.plane.data;
         let stride = r.plane.stride;
-        let inside = x0 - 3 >= 0
-            && y0 - 3 >= 0
-            && x0 - 3 + W as i32 <= wmax + 1
-            && y0 - 3 + W as i32 <= hmax + 1;
+        let inside = x0 - 3 >= 0 && y0 - 3 >= 0 && x0 - 3 + W as i32 <= wmax + 1 && y0 - 3 + W as i32 <= hmax + 1;
         for (wy, row) in win.iter_mut().enumerate() {
             let yy = (y0 - 3 + wy as i32).clamp(0, hmax) as usize;
             let base = yy * stride;
             if inside {
                 let s = base + (x0 - 3) as usize;
                 if let Some(src) = data.get(s..s + W) {
-                    for (d, &v) in row.iter_mut().zip(src.iter()) {
-                        *d = v as i32;
-                    }
+                    row.copy_from_slice(src);
                     continue;
                 }
             }
             for (wx, d) in row.iter_mut().enumerate() {
                 let xx = (x0 - 3 + wx as i32).clamp(0, wmax) as usize;
-                *d = data.get(base + xx).copied().unwrap_or(0) as i32;
+                *d = data.get(base + xx).copied().unwrap_or(0);
             }
         }
-        let mut p = SubpelPlanes {
-            f: [[0; N]; N],
-            b: [[0; N]; N],
-            h: [[0; N]; N],
-            j: [[0; N]; N],
-        };
         for y in 0..N {
             for x in 0..N {
-                p.f[y][x] = win[y + 2][x + 2] as u8;
+                self.f[y][x] = win[y + 2][x + 2];
             }
         }
         if want_h {
             for y in 0..N {
                 for x in 0..N {
-                    let h1 = tap6(
-                        win[y][x + 2],
-                        win[y + 1][x + 2],
-                        win[y + 2][x + 2],
-                        win[y + 3][x + 2],
-                        win[y + 4][x + 2],
-                        win[y + 5][x + 2],
-                    );
-                    p.h[y][x] = clip((h1 + 16) >> 5);
+                    let v = |k: usize| win[y + k][x + 2] as i32;
+                    self.h[y][x] = clip((tap6(v(0), v(1), v(2), v(3), v(4), v(5)) + 16) >> 5);
                 }
             }
         }
         if want_b || want_j {
-            // Horizontal intermediates b1 for every window row, at offsets x−1 (x in 0..N).
-            let mut b1 = [[0i32; N]; W];
+            // Horizontal intermediates b1 (|b1| ≤ 42·255 fits i16) of window rows, at offsets
+            // x−1; window row r is plane row r−2 for b and feeds plane row r−5 of j.
+            let mut ring = [[0i16; N]; 6];
             let rows = if want_j { 0..W } else { 2..N + 2 };
             for r in rows {
                 let row = &win[r];
+                let slot = r % 6;
                 for x in 0..N {
-                    b1[r][x] = tap6(
-                        row[x],
-                        row[x + 1],
-                        row[x + 2],
-                        row[x + 3],
-                        row[x + 4],
-                        row[x + 5],
-                    );
+                    let v = |k: usize| row[x + k] as i32;
+                    ring[slot][x] = tap6(v(0), v(1), v(2), v(3), v(4), v(5)) as i16;
                 }
-            }
-            if want_b {
-                for y in 0..N {
+                if want_b && (2..N + 2).contains(&r) {
                     for x in 0..N {
-                        p.b[y][x] = clip((b1[y + 2][x] + 16) >> 5);
+                        self.b[r - 2][x] = clip((ring[slot][x] as i32 + 16) >> 5);
                     }
                 }
-            }
-            if want_j {
-                for y in 0..N {
+                if want_j && r >= 5 {
+                    let y = r - 5;
                     for x in 0..N {
-                        let j1 = tap6(
-                            b1[y][x],
-                            b1[y + 1][x],
-                            b1[y + 2][x],
-                            b1[y + 3][x],
-                            b1[y + 4][x],
-                            b1[y + 5][x],
-                        );
-                        p.j[y][x] = clip((j1 + 512) >> 10);
+                        let v = |k: usize| ring[(y + k) % 6][x] as i32;
+                        self.j[y][x] = clip((tap6(v(0), v(1), v(2), v(3), v(4), v(5)) + 512) >> 10);
                     }
                 }
             }
         }
-        p
     }
 
     /// Predicts the 16×16 block displaced by (qx, qy) quarter samples from the origin, with
@@ -161,9 +137,10 @@ impl SubpelPlanes {
         let ox = (1 + (qx >> 2)) as usize;
         let oy = (1 + (qy >> 2)) as usize;
         type P = [[u8; N]; N];
+        type Tap<'p> = (&'p P, usize, usize);
         // Each position is one plane sample or the rounded average of two (8.4.2.2.1):
         // (plane, dx, dy) relative to G.
-        let (a, b): ((&P, usize, usize), Option<(&P, usize, usize)>) = match (qx & 3, qy & 3) {
+        let (a, b): (Tap, Option<Tap>) = match (qx & 3, qy & 3) {
             (0, 0) => ((&self.f, 0, 0), None),
             (0, 1) => ((&self.f, 0, 0), Some((&self.h, 0, 0))),
             (0, 2) => ((&self.h, 0, 0), None),
@@ -231,7 +208,8 @@ pub fn mc_luma(r: &RefPlane, bx: i32, by: i32, mv: [i16; 2], out: &mut [u8; 256]
     let want_b = fx != 0 && fy != 2;
     let want_h = fy != 0 && fx != 2;
     let want_j = fx == 2 && fy != 0 || fy == 2 && fx != 0;
-    let p = SubpelPlanes::build_some(r, bx + (mx >> 2), by + (my >> 2), want_b, want_h, want_j);
+    let mut p = SubpelPlanes::new();
+    p.fill(r, bx + (mx >> 2), by + (my >> 2), want_b, want_h, want_j);
     p.predict(fx, fy, out);
 }
 
@@ -262,18 +240,8 @@ pub fn mc_chroma(r: &RefPlane, cx: i32, cy: i32, mv: [i16; 2], u: &mut [u8; 64],
     let (c00, c10, c01, c11) = ((8 - fx) * (8 - fy), fx * (8 - fy), (8 - fx) * fy, fx * fy);
     for y in 0..8 {
         for x in 0..8 {
-            u[y * 8 + x] = ((c00 * wu[y][x]
-                + c10 * wu[y][x + 1]
-                + c01 * wu[y + 1][x]
-                + c11 * wu[y + 1][x + 1]
-                + 32)
-                >> 6) as u8;
-            v[y * 8 + x] = ((c00 * wv[y][x]
-                + c10 * wv[y][x + 1]
-                + c01 * wv[y + 1][x]
-                + c11 * wv[y + 1][x + 1]
-                + 32)
-                >> 6) as u8;
+            u[y * 8 + x] = ((c00 * wu[y][x] + c10 * wu[y][x + 1] + c01 * wu[y + 1][x] + c11 * wu[y + 1][x + 1] + 32) >> 6) as u8;
+            v[y * 8 + x] = ((c00 * wv[y][x] + c10 * wv[y][x + 1] + c01 * wv[y + 1][x] + c11 * wv[y + 1][x + 1] + 32) >> 6) as u8;
         }
     }
 }
@@ -289,11 +257,7 @@ fn median(a: i16, b: i16, c: i16) -> i16 {
 /// Motion vector predictor of a 16×16 partition with refIdx 0 (8.4.1.3): `c` is C, already
 /// replaced by D by the caller when C is not available.
 pub fn mv_pred(a: MvNb, b: MvNb, c: MvNb) -> [i16; 2] {
-    let (a, b, c) = if b.is_none() && c.is_none() && a.is_some() {
-        (a, a, a)
-    } else {
-        (a, b, c)
-    };
+    let (a, b, c) = if b.is_none() && c.is_none() && a.is_some() { (a, a, a) } else { (a, b, c) };
     let get = |n: MvNb| n.unwrap_or((-1, [0, 0]));
     let (ra, ma) = get(a);
     let (rb, mb) = get(b);
@@ -360,11 +324,7 @@ fn sad_int(src: &[u8; 256], r: &RefPlane, x: i32, y: i32, limit: u32) -> u32 {
 
 /// Bits of a signed Exp-Golomb code, the motion cost model for both entropy coders.
 pub fn se_bits(v: i32) -> u32 {
-    let code = if v > 0 {
-        2 * v as u32 - 1
-    } else {
-        (-2 * v) as u32
-    };
+    let code = if v > 0 { 2 * v as u32 - 1 } else { (-2 * v) as u32 };
     2 * (31 - (code + 1).leading_zeros()) + 1
 }
 
@@ -378,8 +338,6 @@ pub struct Motion {
     pub mv: [i16; 2],
     /// SAD + λ·bits of that vector.
     pub cost: u32,
-    /// The luma prediction for `mv`.
-    pub pred: [u8; 256],
 }
 
 /// Largest vector component we search to (quarter samples): ±64 samples keeps every vector
@@ -389,15 +347,9 @@ const MV_LIMIT: i32 = 64 * 4;
 /// Motion search for the 16×16 block at (bx, by): candidates (predictor, zero and the given
 /// extra vectors), a small diamond search at integer positions, then half- and quarter-sample
 /// refinement around the best integer vector.
-pub fn search(
-    src: &[u8; 256],
-    r: &RefPlane,
-    bx: i32,
-    by: i32,
-    mvp: [i16; 2],
-    extra: &[[i16; 2]],
-    lambda: u32,
-) -> Motion {
+/// The prediction for the chosen vector is left in `pred`.
+#[allow(clippy::too_many_arguments)]
+pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], extra: &[[i16; 2]], lambda: u32, pred: &mut [u8; 256]) -> Motion {
     let clamp_mv = |v: i32| v.clamp(-MV_LIMIT, MV_LIMIT);
     // Integer stage, in full samples.
     let mut best = [0i32; 2];
@@ -423,16 +375,7 @@ pub fn search(
         try_int([round(e[0]), round(e[1])], &mut best, &mut best_cost);
     }
     // Large diamond until the centre wins, then one small diamond step.
-    const LDIA: [[i32; 2]; 8] = [
-        [0, -2],
-        [1, -1],
-        [2, 0],
-        [1, 1],
-        [0, 2],
-        [-1, 1],
-        [-2, 0],
-        [-1, -1],
-    ];
+    const LDIA: [[i32; 2]; 8] = [[0, -2], [1, -1], [2, 0], [1, 1], [0, 2], [-1, 1], [-2, 0], [-1, -1]];
     const SDIA: [[i32; 2]; 4] = [[0, -1], [1, 0], [0, 1], [-1, 0]];
     for _ in 0..16 {
         let c = best;
@@ -448,8 +391,8 @@ pub fn search(
         try_int([c[0] + d[0], c[1] + d[1]], &mut best, &mut best_cost);
     }
     // Sub-sample refinement on planes around the best integer position.
-    let planes = SubpelPlanes::build(r, bx + best[0], by + best[1]);
-    let mut pred = [0u8; 256];
+    let mut planes = SubpelPlanes::new();
+    planes.fill(r, bx + best[0], by + best[1], true, true, true);
     let mut bq = [0i32; 2];
     let base = [best[0] * 4, best[1] * 4];
     let mut bcost = best_cost;
@@ -469,8 +412,8 @@ pub fn search(
                 if mc >= bcost {
                     continue;
                 }
-                planes.predict(q[0], q[1], &mut pred);
-                let cost = sad16(src, &pred).saturating_add(mc);
+                planes.predict(q[0], q[1], pred);
+                let cost = sad16(src, pred).saturating_add(mc);
                 if cost < bcost {
                     bcost = cost;
                     bq = q;
@@ -478,12 +421,8 @@ pub fn search(
             }
         }
     }
-    planes.predict(bq[0], bq[1], &mut pred);
-    Motion {
-        mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16],
-        cost: bcost,
-        pred,
-    }
+    planes.predict(bq[0], bq[1], pred);
+    Motion { mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16], cost: bcost }
 }
 
 #[cfg(test)]
@@ -495,35 +434,19 @@ mod tests {
         assert_eq!(median(1, 5, 3), 3);
         assert_eq!(median(-4, -9, 2), -4);
         // Only A has refIdx 0: its vector is the predictor.
-        assert_eq!(
-            mv_pred(Some((0, [4, 4])), Some((-1, [0, 0])), Some((-1, [0, 0]))),
-            [4, 4]
-        );
+        assert_eq!(mv_pred(Some((0, [4, 4])), Some((-1, [0, 0])), Some((-1, [0, 0]))), [4, 4]);
         // B and C unavailable: A everywhere.
         assert_eq!(mv_pred(Some((0, [7, -3])), None, None), [7, -3]);
         // Skip: a neighbour with zero vector forces zero.
-        assert_eq!(
-            skip_mv(Some((0, [0, 0])), Some((0, [8, 8])), Some((0, [8, 8]))),
-            [0, 0]
-        );
-        assert_eq!(
-            skip_mv(Some((0, [8, 4])), Some((0, [8, 8])), Some((0, [8, 8]))),
-            [8, 8]
-        );
+        assert_eq!(skip_mv(Some((0, [0, 0])), Some((0, [8, 8])), Some((0, [8, 8]))), [0, 0]);
+        assert_eq!(skip_mv(Some((0, [8, 4])), Some((0, [8, 8])), Some((0, [8, 8]))), [8, 8]);
     }
 
     #[test]
     fn integer_mc_is_a_copy() {
         let data: std::vec::Vec<u8> = (0..64 * 64).map(|i| (i * 7 % 251) as u8).collect();
-        let plane = Plane {
-            data: &data,
-            stride: 64,
-        };
-        let r = RefPlane {
-            plane: &plane,
-            width: 64,
-            height: 64,
-        };
+        let plane = Plane { data: &data, stride: 64 };
+        let r = RefPlane { plane: &plane, width: 64, height: 64 };
         let mut out = [0u8; 256];
         mc_luma(&r, 16, 16, [8, -4], &mut out);
         for j in 0..16 {

@@ -129,3 +129,29 @@ pub fn zero_sad_limit(qp: u8) -> u32 {
     let k = (mf[0] as u32).max(4 * mf[1] as u32).max(2 * mf[2] as u32);
     ((1u32 << qbits) - f - 1) / k
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h264::testutil::Rng;
+
+    /// Blocks within the zero-SAD limit really quantise to zero, at every QP.
+    #[test]
+    fn zero_sad_limit_is_safe() {
+        let mut rng = Rng::new(7);
+        for qp in 0..=51u8 {
+            let lim = zero_sad_limit(qp) as i64;
+            for _ in 0..2000 {
+                let mut b = [0i32; 16];
+                let mut left = lim;
+                for v in b.iter_mut() {
+                    let m = rng.range(0, left.min(255));
+                    left -= m;
+                    *v = if rng.bool() { m as i32 } else { -(m as i32) };
+                }
+                super::super::transform::fdct4(&mut b);
+                assert_eq!(quant4(&mut b, qp, Rounding::Inter, false), 0, "qp {qp}");
+            }
+        }
+    }
+}

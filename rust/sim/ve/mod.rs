@@ -1099,3 +1099,14 @@ fn row_addr(addr: u32, stride: u32, row: usize) -> Result<u32, BusError> {
             len: u32::MAX,
         })
 }
+
+/// The model is driven by the same backend code as the MMIO window
+/// (`hw::cedrus::backend`, ARCHITECTURE.md §5).
+impl<B: Bus> crate::hw::cedrus::backend::Regs for Ve<B> {
+    fn read32(&mut self, off: u32) -> u32 {
+        Ve::read32(self, off)
+    }
+    fn write32(&mut self, off: u32, val: u32) {
+        Ve::write32(self, off, val)
+    }
+}
