@@ -39,7 +39,7 @@ pub(crate) static CEDRUS_V3S: Variant = Variant {
     model: c"slenc cedrus-v3s",
     engine: Engine {
         name: "cedrus-v3s",
-        backend: None,
+        backend: Some(&crate::encoder::cedrus::CEDRUS),
         caps: &Caps {
             raw_formats: &[fmt::NV12, fmt::NV12M],
             h264: true,
@@ -156,7 +156,7 @@ impl platform::Driver for SlencDriver {
             dev,
             variant.model,
             [stateless, stateful],
-            DevState::new(&variant.engine)?,
+            DevState::new(&variant.engine, info.is_none())?,
         )?;
         for (i, kind) in ["stateless H.264", "stateful"].iter().enumerate() {
             if let Some(n) = reg.node_num(i) {

@@ -32,6 +32,9 @@ pub(crate) struct Context {
     engine: &'static Engine,
     node: NodeKind,
     state: Arc<Mutex<State>>,
+    /// The backend's streaming state (session, private buffers), between STREAMON and
+    /// STREAMOFF.
+    stream: Arc<Mutex<Option<KBox<super::cedrus::Stream>>>>,
     ctrls: Controls,
 }
 
@@ -108,6 +111,129 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Whether the CAPTURE format is H.264 (the stateless node always is).
+    fn coded_is_h264(&self) -> bool {
+        matches!(self.state.lock().cap.fourcc, fmt::H264 | fmt::H264_SLICE)
+    }
+
+    /// The backend's streaming state.
+    pub(crate) fn lock_stream(
+        &self,
+    ) -> kernel::sync::lock::Guard<
+        '_,
+        Option<KBox<super::cedrus::Stream>>,
+        kernel::sync::lock::mutex::MutexBackend,
+    > {
+        self.stream.lock()
+    }
+
+    /// The OUTPUT layout: (unused, bytes per line, coded height).
+    pub(crate) fn src_layout(&self) -> (u64, u32, u32) {
+        let s = self.state.lock();
+        (0, s.out.bytesperline[0], s.out.height)
+    }
+
+    /// Reads the controls into one frame's encode inputs (research/uapi.md §8.4 step 1). On
+    /// the stateless node, a job with a request carries its ENCODE_PARAMS; one without (a
+    /// plain m2m client such as v4l2-ctl) is encoded in auto mode, the driver choosing frame
+    /// types (§8.6).
+    pub(crate) fn frame_input(&self, has_request: bool) -> Result<KBox<super::cedrus::OwnedInput>> {
+        use crate::encoder::session::{
+            CodingSettings, FrameInput, GopSettings, HeaderMode, RcSettings,
+        };
+        use crate::h264::{state::StreamOptions, uapi};
+        let c = &self.ctrls;
+        let get = |ctrl: &Option<crate::v4l2::ctrl::Ctrl>, default: i32| {
+            ctrl.map_or(default, |x| x.get())
+        };
+        let stateless = self.node == NodeKind::Stateless;
+        let mut coding = CodingSettings::default();
+        coding.cabac = get(&c.entropy, 0) == 1;
+        coding.profile_idc = match get(&c.profile, 2) {
+            0 => 66,
+            1 => {
+                coding.constraint_set_flags = 0x40;
+                66
+            }
+            _ => 77,
+        };
+        coding.level_idc = match get(&c.level, 9) {
+            0 => 10,
+            1 => 9,
+            n @ 2..=4 => 11 + (n - 2) as u8,
+            n @ 5..=7 => 20 + (n - 5) as u8,
+            n @ 8..=10 => 30 + (n - 8) as u8,
+            n @ 11..=13 => 40 + (n - 11) as u8,
+            n @ 14..=16 => 50 + (n - 14) as u8,
+            _ => 40,
+        };
+        let rc = RcSettings {
+            enabled: get(&c.frame_rc, 0) != 0,
+            mode: uapi::BitrateMode::from_u32(get(&c.bitrate_mode, 1) as u32)
+                .unwrap_or(uapi::BitrateMode::Cbr),
+            bitrate: get(&c.bitrate, 2_000_000) as u32,
+            peak_bitrate: get(&c.bitrate_peak, 0) as u32,
+            quality: get(&c.constant_quality, 50) as u8,
+            cpb_size_kb: 0,
+            i_qp: get(&c.i_qp, 26) as u8,
+            p_qp: get(&c.p_qp, 28) as u8,
+            min_qp: get(&c.min_qp, 0) as u8,
+            max_qp: get(&c.max_qp, 51) as u8,
+        };
+        let opts = StreamOptions {
+            start_code: if get(&c.start_code, 1) == 0 {
+                uapi::StartCode::None
+            } else {
+                uapi::StartCode::AnnexB
+            },
+            aud: get(&c.aud, 0) != 0,
+            prepend_sps_pps: get(&c.prepend_sps_pps, 1) != 0,
+            ..Default::default()
+        };
+        let gop = GopSettings {
+            gop_size: get(&c.gop_size, 30) as u32,
+            i_period: 0,
+            force_key_frame: c.force_key_frame.is_some_and(|k| k.take_pressed()),
+        };
+        let mut input = KBox::new(
+            super::cedrus::OwnedInput {
+                sps: Default::default(),
+                pps: Default::default(),
+                params: uapi::H264EncodeParams::DEFAULT_CTRL,
+                stateless,
+                use_params: stateless && has_request,
+                base: FrameInput {
+                    parameter_sets: None,
+                    params: None,
+                    coding,
+                    gop,
+                    rc,
+                    opts,
+                    header_mode: if get(&c.header_mode, 1) == 0 {
+                        HeaderMode::Separate
+                    } else {
+                        HeaderMode::JoinedWith1stFrame
+                    },
+                },
+            },
+            GFP_KERNEL,
+        )?;
+        if stateless {
+            let mut sps = [0u8; uapi::H264_SPS_SIZE];
+            let mut pps = [0u8; uapi::H264_PPS_SIZE];
+            let mut par = [0u8; uapi::H264_ENCODE_PARAMS_SIZE];
+            c.sps.ok_or(EINVAL)?.get_compound(&mut sps)?;
+            c.pps.ok_or(EINVAL)?.get_compound(&mut pps)?;
+            c.encode_params.ok_or(EINVAL)?.get_compound(&mut par)?;
+            input.sps = uapi::H264Sps::from_bytes(&sps);
+            input.pps = uapi::H264Pps::from_bytes(&pps);
+            input.params = uapi::H264EncodeParams::from_bytes(&par);
+        }
+        Ok(input)
+    }
+}
+
 impl NodeOps for Context {
     type Dev = DevState;
 
@@ -136,6 +262,7 @@ impl NodeOps for Context {
                 }),
                 GFP_KERNEL,
             )?,
+            stream: Arc::pin_init(new_mutex!(None), GFP_KERNEL)?,
             ctrls: Controls::default(),
         };
         let out = this.raw(&Format {
@@ -269,12 +396,40 @@ impl NodeOps for Context {
     }
 
     fn start_streaming(&self, q: Queue) -> Result {
-        self.state.lock().streaming[usize::from(q == Queue::Capture)] = true;
+        let src = {
+            let mut s = self.state.lock();
+            s.streaming[usize::from(q == Queue::Capture)] = true;
+            super::cedrus::source_format(
+                s.out.width,
+                s.out.height,
+                s.crop,
+                s.timeperframe,
+                s.out.colorspace,
+                s.out.xfer_func,
+                s.out.ycbcr_enc,
+                s.out.quantization,
+            )
+        };
+        let mut stream = self.stream.lock();
+        if stream.is_none() && self.engine.backend.is_some() && self.coded_is_h264() {
+            // Private buffers per context, sized for the OUTPUT format (research/cedrus.md §3).
+            *stream = Some(super::cedrus::Stream::new(&self.dev, &src)?);
+        }
         Ok(())
     }
 
     fn stop_streaming(&self, q: Queue) {
-        self.state.lock().streaming[usize::from(q == Queue::Capture)] = false;
+        let both_off = {
+            let mut s = self.state.lock();
+            s.streaming[usize::from(q == Queue::Capture)] = false;
+            !s.streaming[0] && !s.streaming[1]
+        };
+        if both_off {
+            *self.stream.lock() = None;
+        } else if let Some(st) = Option::as_mut(&mut *self.stream.lock()) {
+            // Stopping one queue restarts the stream: the next frame is an IDR.
+            st.session.reset();
+        }
     }
 
     fn job_ready(&self) -> bool {

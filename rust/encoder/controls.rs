@@ -3,7 +3,13 @@
 //! encoder interface's codec controls for the stateful one).
 
 use super::Engine;
-use crate::v4l2::{bindings as b, ctrl::Builder, ctrl::Ctrl, NodeKind};
+use crate::h264::uapi::{self, H264EncodeParams, H264_ENCODE_PARAMS_SIZE};
+use crate::v4l2::{
+    bindings as b,
+    ctrl::{Builder, Compound, Ctrl, Validate},
+    NodeKind,
+};
+use kernel::prelude::*;
 
 /// Handles on a context's controls; read when a job runs.
 #[derive(Default)]
@@ -50,7 +56,38 @@ pub(crate) struct Controls {
     pub(crate) pps: Option<Ctrl>,
     /// Stateless: Annex-B start codes or none.
     pub(crate) start_code: Option<Ctrl>,
+    /// Stateless: the frame's encode parameters (research/uapi.md §2.5, 44 bytes).
+    pub(crate) encode_params: Option<Ctrl>,
 }
+
+/// `ENCODE_PARAMS` validation: range checks and the normalisation the proposal does
+/// (research/uapi.md §2.5), in the pure uAPI module.
+struct EncodeParamsValidate;
+
+impl Validate for EncodeParamsValidate {
+    fn validate(value: &mut [u8]) -> Result {
+        let bytes: &mut [u8; H264_ENCODE_PARAMS_SIZE] = value.try_into().map_err(|_| EINVAL)?;
+        let mut p = H264EncodeParams::from_bytes(bytes);
+        crate::h264::validate::validate_encode_params(&mut p).map_err(|_| EINVAL)?;
+        p.to_bytes(bytes);
+        Ok(())
+    }
+}
+
+/// Default `ENCODE_PARAMS`: an IDR I slice, nal_ref_idc 1 (research/uapi.md §8.3).
+/// The control framework keeps a pointer to the default, so it is a static byte image of
+/// `H264EncodeParams::DEFAULT_CTRL` (layout: uapi.md §2.5: flags at byte 40).
+pub(crate) static ENCODE_PARAMS_DEFAULT: [u8; H264_ENCODE_PARAMS_SIZE] = {
+    let mut b = [0u8; H264_ENCODE_PARAMS_SIZE];
+    b[0] = uapi::H264EncodeParams::DEFAULT_CTRL.nal_ref_idc;
+    b[1] = uapi::H264EncodeParams::DEFAULT_CTRL.slice_type;
+    let f = uapi::H264EncodeParams::DEFAULT_CTRL.flags.to_le_bytes();
+    b[40] = f[0];
+    b[41] = f[1];
+    b[42] = f[2];
+    b[43] = f[3];
+    b
+};
 
 impl Controls {
     /// Creates the controls of a `node` context on `engine`.
@@ -82,7 +119,7 @@ impl Controls {
         );
         s.constant_quality = c.std(b::V4L2_CID_MPEG_VIDEO_CONSTANT_QUALITY, 0, 100, 1, 50);
         s.gop_size = c.std(b::V4L2_CID_MPEG_VIDEO_GOP_SIZE, 0, 1024, 1, 30);
-        s.force_key_frame = c.std(b::V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME, 0, 0, 0, 0);
+        s.force_key_frame = c.button(b::V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME);
         if engine.caps.h264 {
             s.i_qp = c.std(b::V4L2_CID_MPEG_VIDEO_H264_I_FRAME_QP, 0, 51, 1, 26);
             s.p_qp = c.std(b::V4L2_CID_MPEG_VIDEO_H264_P_FRAME_QP, 0, 51, 1, 28);
@@ -95,6 +132,12 @@ impl Controls {
             NodeKind::Stateless => {
                 s.sps = c.std_compound(b::V4L2_CID_STATELESS_H264_SPS);
                 s.pps = c.std_compound(b::V4L2_CID_STATELESS_H264_PPS);
+                s.encode_params = c.custom::<EncodeParamsValidate>(&Compound {
+                    id: uapi::CID_STATELESS_H264_ENCODE_PARAMS,
+                    name: c"H264 Encode Parameters",
+                    ctrl_type: uapi::CTRL_TYPE_H264_ENCODE_PARAMS,
+                    default: &ENCODE_PARAMS_DEFAULT,
+                });
                 s.start_code = c.menu(
                     b::V4L2_CID_STATELESS_H264_START_CODE,
                     b::v4l2_stateless_h264_start_code_V4L2_STATELESS_H264_START_CODE_ANNEX_B as u8,
@@ -122,10 +165,12 @@ impl Controls {
                         b::v4l2_mpeg_video_h264_entropy_mode_V4L2_MPEG_VIDEO_H264_ENTROPY_MODE_CABAC
                             as u8,
                     );
+                    // SEPARATE would need a CAPTURE buffer of its own for SPS/PPS, which the
+                    // engine does not do yet: only JOINED_WITH_1ST_FRAME is offered.
                     s.header_mode = c.menu(
                         b::V4L2_CID_MPEG_VIDEO_HEADER_MODE,
                         b::v4l2_mpeg_video_header_mode_V4L2_MPEG_VIDEO_HEADER_MODE_JOINED_WITH_1ST_FRAME as u8,
-                        0,
+                        1 << b::v4l2_mpeg_video_header_mode_V4L2_MPEG_VIDEO_HEADER_MODE_SEPARATE,
                         b::v4l2_mpeg_video_header_mode_V4L2_MPEG_VIDEO_HEADER_MODE_JOINED_WITH_1ST_FRAME as u8,
                     );
                 }

@@ -25,8 +25,9 @@ pub(crate) const WATCHDOG_MS: u32 = 500;
 
 /// What a backend does with the job on the hardware.
 pub(crate) trait Running: Send {
-    /// The block finished (or the model ran): collect the result.
-    fn complete(&mut self, job: &mut Job<Context>) -> Result<Done>;
+    /// The block finished (or the model ran): collect the result; `None` if the block has not
+    /// finished after all (a spurious interrupt, a hung model), leaving it to the watchdog.
+    fn complete(&mut self, job: &mut Job<Context>) -> Option<Result<Done>>;
     /// The watchdog fired: reset the block. The job is then failed.
     fn abort(&mut self, job: &mut Job<Context>);
 }
@@ -60,6 +61,9 @@ pub(crate) struct DevState {
     dev: core::cell::Cell<*mut b::device>,
     slots: Arc<Mutex<Slots>>,
     works: Works,
+    /// The VE model of a simulated V3s.
+    #[cfg(slenc_sim)]
+    model: Option<Arc<Mutex<KBox<super::cedrus::Model>>>>,
 }
 
 // SAFETY: `dev` is written once in `dev_init` before the device is visible, then only read.
@@ -68,14 +72,25 @@ unsafe impl Sync for DevState {}
 unsafe impl Send for DevState {}
 
 impl DevState {
-    /// A device state for `engine`.
-    pub(crate) fn new(engine: &'static Engine) -> Result<Self> {
+    /// A device state for `engine`, with the block's model when `sim`.
+    pub(crate) fn new(engine: &'static Engine, sim: bool) -> Result<Self> {
         Ok(Self {
             engine,
             dev: core::cell::Cell::new(core::ptr::null_mut()),
             slots: Arc::pin_init(new_mutex!(Slots::default()), GFP_KERNEL)?,
             works: Works::new(),
+            #[cfg(slenc_sim)]
+            model: match (sim, engine.backend.is_some()) {
+                (true, true) => Some(super::cedrus::Model::new()?),
+                _ => None,
+            },
         })
+    }
+
+    /// The VE model, on a simulated V3s.
+    #[cfg(slenc_sim)]
+    pub(crate) fn cedrus_model(&self) -> Option<Arc<Mutex<KBox<super::cedrus::Model>>>> {
+        self.model.clone()
     }
 
     /// Binds the work items; called once the state is in place.
@@ -145,10 +160,17 @@ impl DevState {
 
     /// The completion path: the job is taken off the hardware and finished, the next started.
     pub(crate) fn completed(&self) {
-        let Some(mut f) = self.slots.lock().busy.take() else {
+        let mut slots = self.slots.lock();
+        let Some(f) = slots.busy.as_mut() else {
             return;
         };
-        let r = f.run.complete(&mut f.job);
+        let Some(r) = f.run.complete(&mut f.job) else {
+            return;
+        };
+        let Some(f) = slots.busy.take() else {
+            return;
+        };
+        drop(slots);
         f.job.finish(r);
         self.start_pending();
     }

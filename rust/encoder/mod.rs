@@ -5,6 +5,7 @@
 //! Backends plug in through [`device::Backend`] (one per block and codec). Until a backend is attached,
 //! jobs fail cleanly: both buffers come back with `V4L2_BUF_FLAG_ERROR`, never fake output.
 
+pub(crate) mod cedrus;
 pub(crate) mod context;
 pub(crate) mod controls;
 pub(crate) mod device;
@@ -13,6 +14,11 @@ pub(crate) mod device;
     reason = "pure module, also the host crate's public API"
 )]
 pub(crate) mod format;
+#[allow(
+    unreachable_pub,
+    reason = "pure module, also the host crate's public API"
+)]
+pub(crate) mod session;
 
 use crate::v4l2::FrameSizes;
 

@@ -64,6 +64,13 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// A standard button control (e.g. force key frame); [`Ctrl::take_pressed`] tells whether
+    /// it was pressed since the last call.
+    pub(crate) fn button(&mut self, id: u32) -> Option<Ctrl> {
+        // SAFETY: as for `std`; `BUTTON_OPS` is static.
+        Self::wrap(unsafe { b::v4l2_ctrl_new_std(self.hdl, &BUTTON_OPS, id, 0, 0, 0, 0) })
+    }
+
     /// A standard menu control, items in `skip_mask` hidden.
     pub(crate) fn menu(&mut self, id: u32, max: u8, skip_mask: u64, def: u8) -> Option<Ctrl> {
         // SAFETY: as for `std`.
@@ -112,6 +119,19 @@ impl Ctrl {
         unsafe { b::v4l2_ctrl_g_ctrl(self.0.as_ptr()) }
     }
 
+    /// Whether a [`Builder::button`] control was pressed since the last call.
+    pub(crate) fn take_pressed(&self) -> bool {
+        let c = self.0.as_ptr();
+        // SAFETY: as for `get`; `priv_` is read and cleared under the control's lock.
+        unsafe {
+            b::slenc_ctrl_lock(c);
+            let pressed = !(*c).priv_.is_null();
+            (*c).priv_ = core::ptr::null_mut();
+            b::slenc_ctrl_unlock(c);
+            pressed
+        }
+    }
+
     /// Sets an integer, boolean or menu control.
     pub(crate) fn set(&self, v: i32) -> Result {
         // SAFETY: as for `get`.
@@ -158,6 +178,21 @@ impl Ctrl {
         };
         kernel::error::to_result(ret)
     }
+}
+
+/// Control operations of [`Builder::button`] controls.
+static BUTTON_OPS: b::v4l2_ctrl_ops = b::v4l2_ctrl_ops {
+    g_volatile_ctrl: None,
+    try_ctrl: None,
+    s_ctrl: Some(button_pressed),
+};
+
+/// A button has no value; its press is remembered in the control's otherwise unused `priv`
+/// pointer (non-null = pressed), under the handler's lock.
+unsafe extern "C" fn button_pressed(ctrl: *mut b::v4l2_ctrl) -> i32 {
+    // SAFETY: the framework calls `s_ctrl` with the handler's lock held on a live control.
+    unsafe { (*ctrl).priv_ = core::ptr::NonNull::<u8>::dangling().as_ptr().cast() };
+    0
 }
 
 /// The type operations of a custom compound control validated by `V`: the framework's own

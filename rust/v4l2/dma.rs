@@ -84,6 +84,11 @@ impl Region {
         (!cpu.is_null()).then_some(Self { base, cpu, len })
     }
 
+    /// The bus address.
+    pub(crate) fn base(&self) -> u32 {
+        self.base
+    }
+
     /// The byte range `[addr, addr + len)` of this region, as an offset, if it lies inside.
     fn offset(&self, addr: u32, len: u32) -> Option<usize> {
         let off = addr.checked_sub(self.base)?;

@@ -109,6 +109,36 @@ impl<T: NodeOps> Job<T> {
         }
     }
 
+    /// Whether the job's OUTPUT buffer came with a media request.
+    pub(crate) fn has_request(&self) -> bool {
+        !self.req.is_null()
+    }
+
+    /// OUTPUT plane `plane` as a bus region (for a model), `None` if there is no such plane.
+    pub(crate) fn src_region(&self, plane: u32) -> Option<super::dma::Region> {
+        // SAFETY: as for `src_plane`; the region covers the whole plane.
+        unsafe {
+            let vb = &raw mut (*self.src).vb2_buf;
+            if plane >= (*vb).num_planes {
+                return None;
+            }
+            let p = b::vb2_plane_vaddr(vb, plane).cast::<u8>();
+            let len = b::slenc_vb2_plane_size(vb, plane);
+            super::dma::Region::new(b::slenc_vb2_dma_contig_plane_dma_addr(vb, plane), p, len)
+        }
+    }
+
+    /// The CAPTURE buffer as a bus region (for a model).
+    pub(crate) fn dst_region(&self) -> Option<super::dma::Region> {
+        // SAFETY: as for `src_plane`.
+        unsafe {
+            let vb = &raw mut (*self.dst).vb2_buf;
+            let p = b::vb2_plane_vaddr(vb, 0).cast::<u8>();
+            let len = b::slenc_vb2_plane_size(vb, 0);
+            super::dma::Region::new(b::slenc_vb2_dma_contig_plane_dma_addr(vb, 0), p, len)
+        }
+    }
+
     /// The bus address of OUTPUT plane `plane` (for hardware).
     pub(crate) fn src_dma(&self, plane: u32) -> u64 {
         // SAFETY: as for `src_plane`.

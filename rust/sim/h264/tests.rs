@@ -255,7 +255,12 @@ fn fast_motion() {
 fn scene_cut_intra_in_p() {
     let mut f = lavfi("testsrc2=size=160x128:rate=25", 160, 128, 2);
     f.extend(pan("mandelbrot=size=400x300:start_scale=1.2", 160, 128, 3));
-    for (e, qp) in [(CAVLC, 12u8), (CAVLC, 30), (CABAC0, 12), (Entropy::Cabac { init_idc: 1 }, 30)] {
+    for (e, qp) in [
+        (CAVLC, 12u8),
+        (CAVLC, 30),
+        (CABAC0, 12),
+        (Entropy::Cabac { init_idc: 1 }, 30),
+    ] {
         let enc = check_bitexact(&f, &Cfg::new(e, qp), &format!("scene_cut_{qp}"));
         let s = enc.stats[2];
         assert!(s.intra_mbs > 40 && s.i4x4_mbs > 0, "{:?}", enc.stats);
@@ -276,8 +281,18 @@ fn robustness() {
             slice_type: SliceType::I,
             qp: rng.range(0, 51) as u8,
             chroma_qp_index_offset: rng.range(-12, 12) as i8,
-            entropy: if rng.bool() { Entropy::Cavlc } else { Entropy::Cabac { init_idc: rng.range(0, 2) as u8 } },
-            deblock: Deblock { disable_idc: rng.range(0, 2) as u8, alpha_c0_offset_div2: rng.range(-6, 6) as i8, beta_offset_div2: rng.range(-6, 6) as i8 },
+            entropy: if rng.bool() {
+                Entropy::Cavlc
+            } else {
+                Entropy::Cabac {
+                    init_idc: rng.range(0, 2) as u8,
+                }
+            },
+            deblock: Deblock {
+                disable_idc: rng.range(0, 2) as u8,
+                alpha_c0_offset_div2: rng.range(-6, 6) as i8,
+                beta_offset_div2: rng.range(-6, 6) as i8,
+            },
             width_mbs: wm as u16,
             height_mbs: hm as u16,
         };
@@ -304,20 +319,40 @@ fn robustness() {
             let mut w_ = BitWriter::new(&mut out);
             for (i, f) in frames.iter().enumerate() {
                 let (sy, suv) = widen(f);
-                let src = Nv12 { y: Plane { data: &sy, stride }, uv: Plane { data: &suv, stride } };
+                let src = Nv12 {
+                    y: Plane { data: &sy, stride },
+                    uv: Plane { data: &suv, stride },
+                };
                 let mut ry = std::vec![0u8; stride * h];
                 let mut ruv = std::vec![0u8; stride * h / 2];
                 let mut pp = p;
                 pp.slice_type = if i == 0 { SliceType::I } else { SliceType::P };
                 {
                     let refr: Option<&(std::vec::Vec<u8>, std::vec::Vec<u8>)> = recs.last();
-                    let refv = refr.map(|(a, b)| Nv12 { y: Plane { data: a, stride }, uv: Plane { data: b, stride } });
-                    let mut rec = Nv12Mut { y: PlaneMut { data: &mut ry, stride }, uv: PlaneMut { data: &mut ruv, stride } };
-                    encode_slice(&pp, &src, refv.as_ref(), &mut rec, &mut scratch, &mut w_).unwrap();
+                    let refv = refr.map(|(a, b)| Nv12 {
+                        y: Plane { data: a, stride },
+                        uv: Plane { data: b, stride },
+                    });
+                    let mut rec = Nv12Mut {
+                        y: PlaneMut {
+                            data: &mut ry,
+                            stride,
+                        },
+                        uv: PlaneMut {
+                            data: &mut ruv,
+                            stride,
+                        },
+                    };
+                    encode_slice(&pp, &src, refv.as_ref(), &mut rec, &mut scratch, &mut w_)
+                        .unwrap();
                 }
                 // Keep only the picture area for the comparison.
-                let cy: std::vec::Vec<u8> = (0..h).flat_map(|r| ry[r * stride..r * stride + w].to_vec()).collect();
-                let cuv: std::vec::Vec<u8> = (0..h / 2).flat_map(|r| ruv[r * stride..r * stride + w].to_vec()).collect();
+                let cy: std::vec::Vec<u8> = (0..h)
+                    .flat_map(|r| ry[r * stride..r * stride + w].to_vec())
+                    .collect();
+                let cuv: std::vec::Vec<u8> = (0..h / 2)
+                    .flat_map(|r| ruv[r * stride..r * stride + w].to_vec())
+                    .collect();
                 results.push((cy, cuv));
                 recs.push((ry, ruv));
             }
@@ -326,7 +361,10 @@ fn robustness() {
             results.push((out[..n].to_vec(), std::vec::Vec::new()));
         }
         let half = results.len() / 2;
-        assert!(results[..half] == results[half..], "round {round}: padded stride changed the output");
+        assert!(
+            results[..half] == results[half..],
+            "round {round}: padded stride changed the output"
+        );
 
         // Invalid inputs are refused without panicking.
         let f = &frames[0];
@@ -336,20 +374,79 @@ fn robustness() {
         let mut w_ = BitWriter::new(&mut out);
         let mut bad = p;
         bad.qp = 52;
-        assert_eq!(encode_slice(&bad, &f.view(), None, &mut rec_f.view_mut(), &mut scratch, &mut w_), Err(EncodeError::BadParams));
+        assert_eq!(
+            encode_slice(
+                &bad,
+                &f.view(),
+                None,
+                &mut rec_f.view_mut(),
+                &mut scratch,
+                &mut w_
+            ),
+            Err(EncodeError::BadParams)
+        );
         bad = p;
         bad.slice_type = SliceType::P;
-        assert_eq!(encode_slice(&bad, &f.view(), None, &mut rec_f.view_mut(), &mut scratch, &mut w_), Err(EncodeError::MissingReference));
+        assert_eq!(
+            encode_slice(
+                &bad,
+                &f.view(),
+                None,
+                &mut rec_f.view_mut(),
+                &mut scratch,
+                &mut w_
+            ),
+            Err(EncodeError::MissingReference)
+        );
         bad = p;
         bad.width_mbs += 1;
-        assert_eq!(encode_slice(&bad, &f.view(), None, &mut rec_f.view_mut(), &mut scratch, &mut w_), Err(EncodeError::BadPlane));
+        assert_eq!(
+            encode_slice(
+                &bad,
+                &f.view(),
+                None,
+                &mut rec_f.view_mut(),
+                &mut scratch,
+                &mut w_
+            ),
+            Err(EncodeError::BadPlane)
+        );
         let short = &f.y[..f.y.len() - 1];
-        let src = Nv12 { y: Plane { data: short, stride: f.w }, uv: f.view().uv };
-        assert_eq!(encode_slice(&p, &src, None, &mut rec_f.view_mut(), &mut scratch, &mut w_), Err(EncodeError::BadPlane));
-        assert_eq!(encode_slice(&p, &f.view(), None, &mut rec_f.view_mut(), &mut scratch[..wm * hm - 1], &mut w_), Err(EncodeError::ScratchTooSmall));
+        let src = Nv12 {
+            y: Plane {
+                data: short,
+                stride: f.w,
+            },
+            uv: f.view().uv,
+        };
+        assert_eq!(
+            encode_slice(&p, &src, None, &mut rec_f.view_mut(), &mut scratch, &mut w_),
+            Err(EncodeError::BadPlane)
+        );
+        assert_eq!(
+            encode_slice(
+                &p,
+                &f.view(),
+                None,
+                &mut rec_f.view_mut(),
+                &mut scratch[..wm * hm - 1],
+                &mut w_
+            ),
+            Err(EncodeError::ScratchTooSmall)
+        );
         // A tiny output buffer: the sink's overflow comes back as an error.
         let mut tiny = [0u8; 16];
         let mut wt = BitWriter::new(&mut tiny);
-        assert_eq!(encode_slice(&p, &f.view(), None, &mut rec_f.view_mut(), &mut scratch, &mut wt), Err(EncodeError::Bits(BitError::Overflow)));
+        assert_eq!(
+            encode_slice(
+                &p,
+                &f.view(),
+                None,
+                &mut rec_f.view_mut(),
+                &mut scratch,
+                &mut wt
+            ),
+            Err(EncodeError::Bits(BitError::Overflow))
+        );
     }
 }

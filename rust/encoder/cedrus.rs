@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Kernel glue of the Allwinner V3s VE backend (`hw::cedrus::backend`): the per-context
+//! private buffers and H.264 session, and the block itself — the register-level model
+//! (`slenc.sim=cedrus-v3s`, ARCHITECTURE.md §5) with its memory reached by bus address.
+//!
+//! Per job (research/uapi.md §8.4): the session plans the frame from the controls, the backend
+//! programs the VE (headers through put-bits) and triggers it; the completion work item runs
+//! the model (a real VE raises its interrupt), reads the result, and updates the session.
+
+use super::{
+    context::Context,
+    device::{Backend, DevState, Running},
+};
+use crate::encoder::session::{FrameInput, FramePlan, H264Session, SessionLimits};
+use crate::h264::state::{Rect as SRect, SourceFormat};
+use crate::hw::cedrus::backend::{self as be, FrameBuffers, PrivateSizes};
+use crate::v4l2::{
+    dma::{CoherentBuf, RegionBus},
+    job::{Done, Job},
+};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
+
+/// The cedrus backend (one instance: the state lives in the device and the contexts).
+pub(crate) struct Cedrus;
+
+/// The backend of the V3s variant.
+pub(crate) static CEDRUS: Cedrus = Cedrus;
+
+/// Hardware limits the session must honour (research/cedrus.md §6): two reconstruction slots
+/// (ping-pong), one chroma QP offset register 0..7.
+pub(crate) const LIMITS: SessionLimits = SessionLimits {
+    rec_slots: 2,
+    chroma_qp_offset_min: 0,
+    chroma_qp_offset_max: 7,
+    min_qp: 0,
+    max_qp: 51,
+};
+
+/// A context's streaming state: the H.264 session and the private buffers, allocated at
+/// STREAMON and freed at STREAMOFF (one REC/REF pair per context, not one per input buffer).
+pub(crate) struct Stream {
+    pub(crate) session: H264Session,
+    sizes: PrivateSizes,
+    rec: [CoherentBuf; 2],
+    subpix: [CoherentBuf; 2],
+    mb_info: CoherentBuf,
+}
+
+impl Stream {
+    /// Allocates the stream state for `src` on device `dev`.
+    pub(crate) fn new(dev: &DevState, src: &SourceFormat) -> Result<KBox<Self>> {
+        let sizes = be::private_sizes(src.width / 16, src.height / 16).ok_or(EINVAL)?;
+        let d = dev.dev();
+        let alloc = |n: u32| CoherentBuf::new(d, n as usize);
+        Ok(KBox::new(
+            Self {
+                session: H264Session::with_limits(&be::CAPS, &LIMITS, src),
+                sizes,
+                rec: [alloc(sizes.rec)?, alloc(sizes.rec)?],
+                subpix: [alloc(sizes.subpix)?, alloc(sizes.subpix)?],
+                mb_info: alloc(sizes.mb_info)?,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// Bytes of private memory this context holds.
+    pub(crate) fn private_bytes(&self) -> u32 {
+        self.sizes.total
+    }
+}
+
+/// The VE model of a simulated device and the memory its encoder needs.
+#[cfg(slenc_sim)]
+pub(crate) struct Model {
+    ve: crate::sim::ve::Ve<RegionBus>,
+    scratch: KVVec<u8>,
+    mb_scratch: KVVec<crate::sim::h264::MbInfo>,
+}
+
+#[cfg(slenc_sim)]
+impl Model {
+    /// A model with scratch memory for the largest picture.
+    pub(crate) fn new() -> Result<Arc<Mutex<KBox<Self>>>> {
+        let mut scratch = KVVec::with_capacity(crate::sim::ve::MAX_SCRATCH_BYTES, GFP_KERNEL)?;
+        scratch.resize(crate::sim::ve::MAX_SCRATCH_BYTES, 0, GFP_KERNEL)?;
+        let n = crate::sim::h264::scratch_len(120, 68);
+        let mut mb_scratch = KVVec::with_capacity(n, GFP_KERNEL)?;
+        mb_scratch.resize(n, crate::sim::h264::MbInfo::default(), GFP_KERNEL)?;
+        let m = KBox::new(
+            Self {
+                ve: crate::sim::ve::Ve::new(RegionBus::new(), Default::default()),
+                scratch,
+                mb_scratch,
+            },
+            GFP_KERNEL,
+        )?;
+        Arc::pin_init(new_mutex!(m), GFP_KERNEL)
+    }
+}
+
+/// A frame on the VE.
+struct OnVe {
+    plan: FramePlan,
+    #[cfg(slenc_sim)]
+    model: Arc<Mutex<KBox<Model>>>,
+}
+
+impl Backend for Cedrus {
+    fn start(&self, dev: &DevState, job: &mut Job<Context>) -> Result<(KBox<dyn Running>, bool)> {
+        #[cfg(slenc_sim)]
+        let model = dev.cedrus_model().ok_or(ENODEV)?;
+        #[cfg(not(slenc_sim))]
+        return Err(ENODEV);
+
+        #[cfg(slenc_sim)]
+        {
+            let ctx = job.ctx();
+            let input = ctx.frame_input(job.has_request())?;
+            let mut st = ctx.lock_stream();
+            let stream = Option::as_mut(&mut *st).ok_or(EINVAL)?;
+            let plan = stream.session.prepare(&input.borrow()).map_err(|e| {
+                pr_debug!("slenc: cedrus: frame {} refused: {:?}\n", job.sequence(), e);
+                EINVAL
+            })?;
+            let mut m = model.lock();
+            let m = &mut **m;
+            let bus = m.ve.bus_mut();
+            bus.clear();
+            let (src_dma, src_stride, src_height) = ctx.src_layout();
+            let mut bufs = FrameBuffers {
+                src_luma: u32::try_from(job.src_dma(0)).map_err(|_| EINVAL)?,
+                src_chroma: 0,
+                src_stride,
+                dst: 0,
+                dst_size: 0,
+                rec: [0; 2],
+                subpix: [0; 2],
+                mb_info: 0,
+                sizes: stream.sizes,
+            };
+            let _ = src_dma;
+            // The source: one plane (NV12) or two (NV12M).
+            let luma_len = src_stride as usize * src_height as usize;
+            if let Some(p) = job.src_region(0) {
+                // SAFETY: the OUTPUT buffer belongs to the job until it is finished, and the
+                // bus is cleared before that (here, or in `complete`/`abort`).
+                unsafe { bus.map(p)? };
+            }
+            if let Some(p) = job.src_region(1) {
+                bufs.src_chroma = p.base();
+                // SAFETY: as above.
+                unsafe { bus.map(p)? };
+            } else {
+                bufs.src_chroma = bufs.src_luma + u32::try_from(luma_len).map_err(|_| EINVAL)?;
+            }
+            let (dst, dst_size) = job.dst_dma();
+            bufs.dst = u32::try_from(dst).map_err(|_| EINVAL)?;
+            bufs.dst_size = u32::try_from(dst_size).map_err(|_| EINVAL)?;
+            if let Some(r) = job.dst_region() {
+                // SAFETY: as above, for the CAPTURE buffer.
+                unsafe { bus.map(r)? };
+            }
+            for (i, b) in stream.rec.iter_mut().enumerate() {
+                bufs.rec[i] = u32::try_from(b.dma()).map_err(|_| EINVAL)?;
+                // SAFETY: the context's private buffers outlive its running job.
+                unsafe { bus.map(b.region().ok_or(EINVAL)?)? };
+            }
+            for (i, b) in stream.subpix.iter_mut().enumerate() {
+                bufs.subpix[i] = u32::try_from(b.dma()).map_err(|_| EINVAL)?;
+                // SAFETY: as above.
+                unsafe { bus.map(b.region().ok_or(EINVAL)?)? };
+            }
+            bufs.mb_info = u32::try_from(stream.mb_info.dma()).map_err(|_| EINVAL)?;
+            // SAFETY: as above.
+            unsafe { bus.map(stream.mb_info.region().ok_or(EINVAL)?)? };
+            if let Err(e) = be::start_frame(&mut m.ve, &stream.session, &plan, &bufs) {
+                m.ve.bus_mut().clear();
+                stream.session.fail(&plan);
+                pr_debug!(
+                    "slenc: cedrus: frame {} not started: {:?}\n",
+                    job.sequence(),
+                    e
+                );
+                return Err(if matches!(e, be::CedrusError::OutputFull) {
+                    ENOSPC
+                } else {
+                    EIO
+                });
+            }
+            drop(st);
+            let run: KBox<dyn Running> = KBox::new(
+                OnVe {
+                    plan,
+                    model: model.clone(),
+                },
+                GFP_KERNEL,
+            )?;
+            Ok((run, true))
+        }
+    }
+}
+
+impl Running for OnVe {
+    fn complete(&mut self, job: &mut Job<Context>) -> Option<Result<Done>> {
+        #[cfg(slenc_sim)]
+        let bytes = {
+            let mut m = self.model.lock();
+            let m = &mut **m;
+            let mut engine = crate::sim::ve::SwEngine::new(&mut m.mb_scratch);
+            if m.ve.run(&mut engine, &mut m.scratch).is_none() && m.ve.is_busy() {
+                // The model "hangs" (fault injection): no interrupt; the watchdog will act.
+                return None;
+            }
+            let r = be::finish_frame(&mut m.ve);
+            m.ve.bus_mut().clear();
+            r
+        };
+        #[cfg(not(slenc_sim))]
+        let bytes: core::result::Result<u32, be::CedrusError> = Err(be::CedrusError::NotDone);
+        let ctx = job.ctx();
+        let mut st = ctx.lock_stream();
+        let Some(stream) = Option::as_mut(&mut *st) else {
+            return Some(Err(EINVAL));
+        };
+        Some(match bytes {
+            Ok(n) => {
+                stream.session.complete(&self.plan, n);
+                Ok(Done {
+                    bytes: n as usize,
+                    keyframe: self.plan.is_intra(),
+                })
+            }
+            Err(e) => {
+                stream.session.fail(&self.plan);
+                pr_debug!("slenc: cedrus: frame {} failed: {:?}\n", job.sequence(), e);
+                Err(if matches!(e, be::CedrusError::OutputFull) {
+                    ENOSPC
+                } else {
+                    EIO
+                })
+            }
+        })
+    }
+
+    fn abort(&mut self, job: &mut Job<Context>) {
+        #[cfg(slenc_sim)]
+        {
+            let mut m = self.model.lock();
+            be::reset(&mut m.ve);
+            m.ve.reset_line();
+            m.ve.bus_mut().clear();
+        }
+        if let Some(s) = Option::as_mut(&mut *job.ctx().lock_stream()) {
+            s.session.fail(&self.plan);
+        }
+    }
+}
+
+/// The source format of a context as the session sees it.
+pub(crate) fn source_format(
+    width: u32,
+    height: u32,
+    crop: crate::v4l2::Rect,
+    tpf: (u32, u32),
+    colorspace: u32,
+    xfer: u8,
+    ycbcr: u8,
+    quant: u8,
+) -> SourceFormat {
+    SourceFormat {
+        width,
+        height,
+        crop: SRect {
+            left: crop.left,
+            top: crop.top,
+            width: crop.width,
+            height: crop.height,
+        },
+        colorimetry: crate::h264::vui::Colorimetry {
+            colorspace,
+            xfer_func: xfer.into(),
+            ycbcr_enc: ycbcr.into(),
+            quantization: quant.into(),
+        },
+        timeperframe_num: tpf.0,
+        timeperframe_den: tpf.1,
+    }
+}
+
+/// Owned inputs of one frame (the session borrows from them).
+pub(crate) struct OwnedInput {
+    pub(crate) sps: crate::h264::uapi::H264Sps,
+    pub(crate) pps: crate::h264::uapi::H264Pps,
+    pub(crate) params: crate::h264::uapi::H264EncodeParams,
+    pub(crate) stateless: bool,
+    pub(crate) use_params: bool,
+    pub(crate) base: FrameInput<'static>,
+}
+
+impl OwnedInput {
+    /// The session's view.
+    pub(crate) fn borrow(&self) -> FrameInput<'_> {
+        let mut f = self.base;
+        f.parameter_sets = self
+            .stateless
+            .then_some(crate::encoder::session::ParameterSets {
+                sps: &self.sps,
+                pps: &self.pps,
+            });
+        f.params = self.use_params.then_some(&self.params);
+        f
+    }
+}

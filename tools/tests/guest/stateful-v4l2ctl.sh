@@ -1,0 +1,26 @@
+#!/bin/sh
+# vm-run: --sim cedrus-v3s
+# The stateful node encodes through v4l2-ctl's plain m2m loop (IPPP, GOP 30, CABAC): the
+# stream decodes in ffmpeg without a single warning, frame for frame.
+set -e
+mkdir -p out
+n=45
+ffmpeg -v error -f lavfi -i "testsrc2=size=640x480:rate=30" -frames:v $n -pix_fmt nv12 -f rawvideo /tmp/in.nv12
+v4l2-ctl -d /dev/video1 \
+    --set-fmt-video-out=width=640,height=480,pixelformat=NV12 \
+    --set-fmt-video=pixelformat=H264 \
+    --set-ctrl=video_gop_size=30,h264_entropy_mode=1,h264_i_frame_qp=26,h264_p_frame_qp=28 \
+    --stream-out-mmap --stream-mmap --stream-from=/tmp/in.nv12 --stream-to=out/stateful.h264 \
+    --stream-count=$n
+ls -l out/stateful.h264
+ffmpeg -v warning -i out/stateful.h264 -f rawvideo -pix_fmt nv12 /tmp/dec.nv12 2>/tmp/ffmpeg.log
+if [ -s /tmp/ffmpeg.log ]; then cat /tmp/ffmpeg.log; echo "ffmpeg warned while decoding"; exit 1; fi
+frames=$(($(stat -c %s /tmp/dec.nv12) / (640 * 480 * 3 / 2)))
+echo "decoded $frames frames"
+test "$frames" -eq $n
+# Every GOP starts with an IDR: frames 0 and 30 are key frames.
+ffprobe -v error -select_streams v -show_frames -show_entries frame=key_frame,pict_type -of csv out/stateful.h264 >/tmp/types.csv
+head -3 /tmp/types.csv
+test "$(sed -n 1p /tmp/types.csv)" = "frame,1,I"
+test "$(sed -n 31p /tmp/types.csv)" = "frame,1,I"
+test "$(sed -n 2p /tmp/types.csv)" = "frame,0,P"
