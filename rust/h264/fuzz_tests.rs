@@ -305,3 +305,62 @@ fn rc_and_gop_never_panic() {
         }
     }
 }
+
+/// ARCHITECTURE.md §3: no 64-bit division helper may be referenced on 32-bit ARM. Builds
+/// `rust/h264/armcheck` (which instantiates every generic entry point) for armv7a-none-eabi
+/// with overflow checks on, then checks the assembly of both crates for `__aeabi_uldivmod` /
+/// `__aeabi_ldivmod`. Skipped (with a note) when that target is not installed.
+#[test]
+fn arm_object_has_no_64bit_division() {
+    use std::process::Command;
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| std::string::String::from_utf8_lossy(&o.stdout).contains("armv7a-none-eabi"))
+        .unwrap_or(false);
+    if !installed {
+        std::eprintln!("armv7a-none-eabi not installed: skipping the ARM division check");
+        return;
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("h264/armcheck");
+    let target = std::env::temp_dir().join(std::format!("slenc-armcheck-{}", std::process::id()));
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "armv7a-none-eabi",
+            "--manifest-path",
+        ])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .env("RUSTFLAGS", "--emit=asm")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        std::string::String::from_utf8_lossy(&out.stderr)
+    );
+    let deps = target.join("armv7a-none-eabi/release/deps");
+    let mut checked = 0;
+    for e in std::fs::read_dir(&deps).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "s") {
+            let asm = std::fs::read_to_string(&p).unwrap();
+            for bad in [
+                "__aeabi_uldivmod",
+                "__aeabi_ldivmod",
+                "__udivdi3",
+                "__divdi3",
+                "__umoddi3",
+                "__moddi3",
+            ] {
+                assert!(!asm.contains(bad), "{} references {bad}", p.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "no assembly found in {}", deps.display());
+    let _ = std::fs::remove_dir_all(&target);
+}
