@@ -14,7 +14,7 @@
 //! 2. pick the QP with [`rc::RateControl::frame_qp`] and store it with
 //!    [`state::FrameState::set_qp`];
 //! 3. plan references with [`dpb::Dpb::plan`] (reconstruction slot, list 0), using
-//!    [`state::FrameState::poc`];
+//!    [`state::FrameState::poc`], and [`dpb::FramePlan::fit_active_refs`] on the params;
 //! 4. write the software part of the access unit with [`au::write_au_headers`] into a
 //!    [`bits::BitWriter`] over the CAPTURE buffer (or a hardware put-bits sink implementing
 //!    [`nal::NalSink`]), then let the hardware (or model) write the slice data;
@@ -47,3 +47,6 @@ mod oracle_tests;
 
 #[cfg(test)]
 mod fuzz_tests;
+
+#[cfg(test)]
+mod pipeline_tests;
