@@ -107,7 +107,7 @@ fn engine_sequence_decodes() {
         })
         .unwrap();
         let mut dpb: Option<Dpb> = None;
-        let mut slot_pic = vec![usize::MAX; 17];
+        let mut slot_pic = [usize::MAX; 17];
         let mut pics: Vec<Picture> = Vec::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut w = BitWriter::new(&mut buf);
