@@ -191,6 +191,8 @@ pub struct Counters {
     user_poc_lsb: u16,
     /// The POC of this picture (relative to the last IDR).
     poc: i32,
+    /// idr_pic_id of the last IDR picture.
+    last_idr_pic_id: u16,
 }
 
 impl StreamTracker {
@@ -267,17 +269,19 @@ impl FrameState {
         self.adapt_sps(caps)?;
         self.adapt_pps(caps);
         self.relabel_profile(caps, src);
-        self.adapt_params(sps, caps, tracker)?;
-
-        let mut v = Vui {
+        let v = Vui {
             aspect_ratio: vui::aspect_ratio(&opts.sar),
             video_signal: vui::video_signal(&src.colorimetry),
             timing: vui::timing(src.timeperframe_num, src.timeperframe_den),
             bitstream_restriction: Some(vui::restriction(self.sps.max_num_ref_frames)),
             ..Vui::default()
         };
-        v.overscan_appropriate = None;
         self.extra = SpsExtra { crop, vui: Some(v) };
+        // An SPS may only change at an IDR picture (7.4.1.2.1): a new size, crop, frame rate
+        // or profile mid-stream turns this frame into one.
+        let sps_changed =
+            tracker.started && (tracker.sps != self.sps || tracker.extra != self.extra);
+        self.adapt_params(sps, caps, tracker, sps_changed)?;
         self.framing = opts.start_code;
         let changed = !tracker.started
             || tracker.sps != self.sps
@@ -484,6 +488,7 @@ impl FrameState {
         user_sps: &H264Sps,
         caps: &Capabilities,
         tracker: &StreamTracker,
+        force_idr: bool,
     ) -> Result<(), StateError> {
         let p = &mut self.params;
         p.pic_parameter_set_id = 0;
@@ -506,6 +511,12 @@ impl FrameState {
             }
             // A stream starts with an IDR picture (7.4.1.2.4).
             p.flags |= ENCODE_FLAG_IDR_PIC;
+        }
+        if force_idr && !p.is_idr() {
+            p.slice_type = SLICE_TYPE_I;
+            p.flags |= ENCODE_FLAG_IDR_PIC;
+            // Consecutive IDR pictures need different idr_pic_id (7.4.3).
+            p.idr_pic_id = tracker.counters.last_idr_pic_id.wrapping_add(1);
         }
         let idr = p.is_idr();
         if idr {
@@ -588,6 +599,7 @@ fn rebase_counters(
         ..*prev
     };
     if p.is_idr() {
+        c.last_idr_pic_id = p.idr_pic_id;
         c.frame_num_abs = 0;
         c.user_poc_msb = 0;
         c.user_poc_lsb = 0;
