@@ -215,6 +215,9 @@ impl StreamTracker {
 }
 
 /// The adapted state of one frame.
+///
+/// About 1.1 KiB (it holds an SPS): keep it, like the [`StreamTracker`], in the per-context
+/// allocation rather than on a 32-bit ARM kernel stack.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FrameState {
     /// Adapted SPS (written back into the SPS control).
