@@ -183,6 +183,15 @@ fn state_and_writers_never_panic() {
                 ext_width: rng.next_u32() as u16,
                 ext_height: rng.next_u32() as u16,
             },
+            hrd: if rng.bool() {
+                Some(super::sei::hrd_params(
+                    any_u32(&mut rng),
+                    any_u32(&mut rng),
+                    rng.bool(),
+                ))
+            } else {
+                None
+            },
         };
         let mut tracker = StreamTracker::default();
         if rng.bool() {
@@ -204,6 +213,7 @@ fn state_and_writers_never_panic() {
         }
         ok += 1;
         st.set_qp(rng.range(0, 60) as u8);
+        st.initial_cpb_removal_delay_90k = any_u32(&mut rng);
         for len in [0usize, 7, 40, 4096] {
             let mut buf = vec![0u8; len];
             let mut wr = BitWriter::new(&mut buf);
@@ -284,6 +294,9 @@ fn rc_and_gop_never_panic() {
             };
             assert!(qp <= 51);
             let _ = rc.max_frame_bits();
+            let _ = rc.initial_cpb_removal_delay_90k();
+            let (r, c) = rc.hrd_rate_and_size();
+            let _ = super::sei::hrd_params(r, c, rng.bool());
             rc.update(intra, rng.range(0, 60) as u8, any_u32(&mut rng));
         }
         let mut g = Gop::new(GopConfig {

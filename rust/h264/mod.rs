@@ -31,6 +31,7 @@ pub mod nal;
 pub mod poc;
 pub mod pps;
 pub mod rc;
+pub mod sei;
 pub mod slice_header;
 pub mod sps;
 pub mod state;

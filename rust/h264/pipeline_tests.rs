@@ -11,8 +11,11 @@ use super::bits::BitWriter;
 use super::dpb::Dpb;
 use super::gop::{Gop, GopConfig};
 use super::nal::end_nal;
-use super::oracle_tests::{decode_i420, write_pcm_slice_data, write_ref_copy_slice_data, Picture};
+use super::oracle_tests::{
+    decode_i420, trace_headers, write_pcm_slice_data, write_ref_copy_slice_data, Picture,
+};
 use super::rc::{RateControl, RcConfig, RcMode};
+use super::sei::hrd_params;
 use super::slice_header::{begin_slice_nal, write_slice_header};
 use super::state::*;
 use super::testutil::Rng;
@@ -43,6 +46,18 @@ fn caps(max_ref_frames: u8, poc: Option<u8>, hw: u32) -> Capabilities {
 
 #[test]
 fn engine_sequence_decodes() {
+    run_engine(false);
+}
+
+/// Same with HRD signalling (CBR): SPS NAL HRD parameters, buffering period SEI on IDR and
+/// picture timing SEI on every frame; the stream still decodes, and trace_headers reads back
+/// the SEI fields the model intended.
+#[test]
+fn engine_sequence_with_hrd_sei() {
+    run_engine(true);
+}
+
+fn run_engine(with_hrd: bool) {
     let backends = [
         ("cedrus-like", caps(1, Some(0), 0)),
         ("vepu2-like", caps(1, Some(2), HW_SLICE_HEADER)),
@@ -87,7 +102,7 @@ fn engine_sequence_decodes() {
             flags: PPS_FLAG_DEBLOCKING_FILTER_CONTROL_PRESENT,
             ..Default::default()
         };
-        let opts = StreamOptions {
+        let mut opts = StreamOptions {
             aud: true,
             ..Default::default()
         };
@@ -106,6 +121,12 @@ fn engine_sequence_decodes() {
             frame_mbs: 6,
         })
         .unwrap();
+        if with_hrd {
+            let (rate, cpb) = rc.hrd_rate_and_size();
+            opts.hrd = Some(hrd_params(rate, cpb, true));
+        }
+        // (initial_cpb_removal_delay on IDR, cpb_removal_delay) per frame, for the trace.
+        let mut want_sei: Vec<(Option<u32>, u32)> = Vec::new();
         let mut dpb: Option<Dpb> = None;
         let mut slot_pic = [usize::MAX; 17];
         let mut pics: Vec<Picture> = Vec::new();
@@ -123,6 +144,13 @@ fn engine_sequence_decodes() {
             let intra = st.params.slice_type == SLICE_TYPE_I;
             let qp = rc.frame_qp(intra);
             st.set_qp(qp);
+            st.initial_cpb_removal_delay_90k = rc.initial_cpb_removal_delay_90k();
+            if let Some((bp, pt)) = st.hrd_sei(st.initial_cpb_removal_delay_90k) {
+                want_sei.push((
+                    bp.map(|b| b.initial_cpb_removal_delay),
+                    pt.cpb_removal_delay,
+                ));
+            }
             let refs = st.sps.max_num_ref_frames;
             let d = dpb.get_or_insert_with(|| {
                 Dpb::new(refs + 1, refs, st.sps.log2_max_frame_num_minus4 + 4, false).unwrap()
@@ -159,7 +187,40 @@ fn engine_sequence_decodes() {
             rc.update(intra, qp, bytes as u32);
         }
         let n = w.finish().unwrap();
-        let got = decode_i420(&buf[..n], &std::format!("engine-{name}.h264"));
+        let got = decode_i420(&buf[..n], &std::format!("engine-{name}-{with_hrd}.h264"));
+        if with_hrd {
+            assert_eq!(want_sei.len(), 40);
+            let units = trace_headers(&buf[..n], &std::format!("engine-{name}-sei.h264"));
+            let sei: Vec<_> = units
+                .iter()
+                .filter(|u| u.fields.get("nal_unit_type") == Some(&6))
+                .collect();
+            assert_eq!(sei.len(), 40, "{name}: one SEI per access unit");
+            for (k, (u, (bp, cpb))) in sei.iter().zip(want_sei.iter()).enumerate() {
+                assert_eq!(
+                    u.fields.get("cpb_removal_delay"),
+                    Some(&(*cpb as i64)),
+                    "{name} AU {k}"
+                );
+                assert_eq!(u.fields.get("dpb_output_delay"), Some(&0), "{name} AU {k}");
+                match bp {
+                    Some(d) => {
+                        assert_eq!(
+                            u.fields.get("initial_cpb_removal_delay[0]"),
+                            Some(&(*d as i64)),
+                            "{name} AU {k}"
+                        );
+                        assert_eq!(
+                            u.fields.get("initial_cpb_removal_delay_offset[0]"),
+                            Some(&0)
+                        );
+                    }
+                    None => assert!(!u.fields.contains_key("initial_cpb_removal_delay[0]")),
+                }
+            }
+        } else {
+            assert!(want_sei.is_empty());
+        }
         assert_eq!(got.len(), expect.len(), "{name}: frame count");
         for (i, (a, b)) in got
             .chunks(44 * 30 * 3 / 2)

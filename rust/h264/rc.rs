@@ -412,6 +412,33 @@ impl RateControl {
         self.overflows
     }
 
+    /// The buffering period's initial_cpb_removal_delay (90 kHz) matching the model: the time
+    /// the decoder's buffer needs to fill to where ours leaves it, (CPB − fullness) / rate.
+    /// 0 in the QP-driven modes (no HRD to declare).
+    pub fn initial_cpb_removal_delay_90k(&self) -> u32 {
+        if !matches!(self.cfg.mode, RcMode::Cbr | RcMode::Vbr) {
+            return 0;
+        }
+        let rate = match self.cfg.mode {
+            RcMode::Vbr if self.cfg.peak_bitrate >= self.cfg.bitrate => self.cfg.peak_bitrate,
+            RcMode::Vbr => self.cfg.bitrate.saturating_mul(2),
+            _ => self.cfg.bitrate,
+        };
+        let room = self.cpb_bits.saturating_sub(self.fullness);
+        div_u64(room.saturating_mul(90_000), rate.max(1)).clamp(1, (1 << 24) - 1) as u32
+    }
+
+    /// The HRD rate (bit/s) and buffer size (bits) the model uses, for
+    /// [`super::sei::hrd_params`]: the channel rate (CBR bitrate, VBR peak) and the CPB.
+    pub fn hrd_rate_and_size(&self) -> (u32, u32) {
+        let rate = match self.cfg.mode {
+            RcMode::Vbr if self.cfg.peak_bitrate >= self.cfg.bitrate => self.cfg.peak_bitrate,
+            RcMode::Vbr => self.cfg.bitrate.saturating_mul(2),
+            _ => self.cfg.bitrate,
+        };
+        (rate, self.cpb_bits.min(u32::MAX as u64) as u32)
+    }
+
     /// Current encoder-side buffer fullness in bits (rate-driven modes).
     pub fn buffer_fullness(&self) -> u64 {
         self.fullness

@@ -10,7 +10,8 @@
 //! the controls and into the bitstream.
 
 use super::level::choose_level;
-use super::sps::{Crop, SpsExtra, Vui};
+use super::sei::{default_initial_delay_90k, BufferingPeriod, PicTiming, DELAY_BITS};
+use super::sps::{Crop, Hrd, SpsExtra, Vui};
 use super::uapi::*;
 use super::validate::{validate_encode_params, validate_pps, validate_sps, ValidateError};
 use super::vui::{self, Colorimetry, SarControls};
@@ -122,6 +123,10 @@ pub struct StreamOptions {
     pub prepend_sps_pps: bool,
     /// H264_VUI_SAR_*.
     pub sar: SarControls,
+    /// NAL HRD parameters to declare (rate-controlled streams, see
+    /// [`super::sei::hrd_params`]); with them every access unit carries picture timing SEI
+    /// and every IDR a buffering period. Ignored without a frame rate (no clock tick).
+    pub hrd: Option<Hrd>,
 }
 
 impl Default for StreamOptions {
@@ -131,6 +136,7 @@ impl Default for StreamOptions {
             aud: false,
             prepend_sps_pps: true, // our default, uapi.md §8.3
             sar: SarControls::default(),
+            hrd: None,
         }
     }
 }
@@ -193,6 +199,10 @@ pub struct Counters {
     poc: i32,
     /// idr_pic_id of the last IDR picture.
     last_idr_pic_id: u16,
+    /// Access units since the last buffering period (IDR), this one included.
+    au_since_bp: u32,
+    /// cpb_removal_delay of this access unit (ticks, modulo 2^24).
+    cpb_removal_delay: u32,
 }
 
 impl StreamTracker {
@@ -232,6 +242,10 @@ pub struct FrameState {
     pub plan: HeaderPlan,
     /// Annex B or bare NAL units.
     pub framing: StartCode,
+    /// initial_cpb_removal_delay for this frame's buffering period SEI in 90 kHz units, from
+    /// [`super::rc::RateControl::initial_cpb_removal_delay_90k`]; 0 = half a buffer. Set it
+    /// after [`FrameState::prepare`] (which resets it).
+    pub initial_cpb_removal_delay_90k: u32,
     /// Counters after this frame (committed into the tracker).
     counters: Counters,
 }
@@ -266,16 +280,20 @@ impl FrameState {
         self.sps.clone_from(sps);
         self.pps = *pps;
         self.params = *params;
+        self.initial_cpb_removal_delay_90k = 0;
         validate_encode_params(&mut self.params)?;
 
         let crop = self.adapt_size(src, caps)?;
         self.adapt_sps(caps)?;
         self.adapt_pps(caps);
         self.relabel_profile(caps, src);
+        let timing = vui::timing(src.timeperframe_num, src.timeperframe_den);
         let v = Vui {
             aspect_ratio: vui::aspect_ratio(&opts.sar),
             video_signal: vui::video_signal(&src.colorimetry),
-            timing: vui::timing(src.timeperframe_num, src.timeperframe_den),
+            timing,
+            // The HRD's delays count clock ticks: no timing, no HRD.
+            nal_hrd: if timing.is_some() { opts.hrd } else { None },
             bitstream_restriction: Some(vui::restriction(self.sps.max_num_ref_frames)),
             ..Vui::default()
         };
@@ -301,6 +319,26 @@ impl FrameState {
     /// will derive it from the adapted fields.
     pub fn poc(&self) -> i32 {
         self.counters.poc
+    }
+
+    /// The HRD SEI of this access unit, when the SPS declares NAL HRD parameters: a buffering
+    /// period on IDR pictures (with `initial_delay_90k` from rate control, or half a buffer if
+    /// 0) and the picture timing.
+    pub fn hrd_sei(&self, initial_delay_90k: u32) -> Option<(Option<BufferingPeriod>, PicTiming)> {
+        let hrd = self.extra.vui.as_ref()?.nal_hrd?;
+        let bp = self.params.is_idr().then(|| BufferingPeriod {
+            initial_cpb_removal_delay: if initial_delay_90k == 0 {
+                default_initial_delay_90k(&hrd)
+            } else {
+                initial_delay_90k.min((1 << DELAY_BITS) - 1)
+            },
+            initial_cpb_removal_delay_offset: 0,
+        });
+        let pt = PicTiming {
+            cpb_removal_delay: self.counters.cpb_removal_delay,
+            dpb_output_delay: 0, // output order is decode order
+        };
+        Some((bp, pt))
     }
 
     /// The QP the PPS implies for slice_qp_delta = 0.
@@ -529,6 +567,9 @@ impl FrameState {
             p.flags &= !ENCODE_FLAG_NO_OUTPUT_OF_PRIOR_PICS;
         }
         self.counters = rebase_counters(user_sps, &self.sps, p, &tracker.counters);
+        if !tracker.started {
+            self.counters.cpb_removal_delay = 0;
+        }
         p.delta_pic_order_cnt_bottom = 0;
         p.delta_pic_order_cnt0 = 0;
         p.delta_pic_order_cnt1 = 0;
@@ -601,7 +642,12 @@ fn rebase_counters(
         user_frame_num: p.frame_num,
         ..*prev
     };
+    // Two clock ticks per frame (time_scale = 2·den, num_units_in_tick = num). The BP access
+    // unit counts from the previous BP (C.1.2); the very first one is 0.
+    c.au_since_bp = prev.au_since_bp.wrapping_add(1);
+    c.cpb_removal_delay = c.au_since_bp.wrapping_mul(2) & ((1 << DELAY_BITS) - 1);
     if p.is_idr() {
+        c.au_since_bp = 0;
         c.last_idr_pic_id = p.idr_pic_id;
         c.frame_num_abs = 0;
         c.user_poc_msb = 0;
