@@ -12,7 +12,9 @@
 //!    [`state::Capabilities`]; write the adapted values back into the controls
 //!    ([`uapi::H264Sps::to_bytes`] …);
 //! 2. pick the QP with [`rc::RateControl::frame_qp`] and store it with
-//!    [`state::FrameState::set_qp`];
+//!    [`state::FrameState::set_qp`]; with HRD signalling ([`state::StreamOptions::hrd`] from
+//!    [`sei::hrd_params`] over [`rc::RateControl::hrd_rate_and_size`]) also set
+//!    [`state::FrameState::initial_cpb_removal_delay_90k`];
 //! 3. plan references with [`dpb::Dpb::plan`] (reconstruction slot, list 0), using
 //!    [`state::FrameState::poc`], and [`dpb::FramePlan::fit_active_refs`] on the params;
 //! 4. write the software part of the access unit with [`au::write_au_headers`] into a
