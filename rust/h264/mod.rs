@@ -25,6 +25,8 @@
 
 pub mod au;
 pub mod bits;
+pub mod caps;
+pub mod counters;
 pub mod dpb;
 pub mod fixed;
 pub mod gop;
