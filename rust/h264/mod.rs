@@ -48,6 +48,9 @@ pub mod vui;
 pub(crate) mod testutil;
 
 #[cfg(test)]
+mod oracle;
+
+#[cfg(test)]
 mod oracle_tests;
 
 #[cfg(test)]
