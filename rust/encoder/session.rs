@@ -558,10 +558,11 @@ impl H264Session {
         // The backend has one chroma QP offset register with a limited range: make the PPS
         // say what the hardware does (cedrus.md §6), before the state layer labels the profile
         // (a second offset would need the High profile's PPS extension).
-        pps.chroma_qp_index_offset = pps.chroma_qp_index_offset.clamp(
-            self.limits.chroma_qp_offset_min,
-            self.limits.chroma_qp_offset_max,
-        );
+        // (max/min, not clamp: clamp's min ≤ max assertion would link a panic path.)
+        pps.chroma_qp_index_offset = pps
+            .chroma_qp_index_offset
+            .max(self.limits.chroma_qp_offset_min)
+            .min(self.limits.chroma_qp_offset_max);
         pps.second_chroma_qp_index_offset = pps.chroma_qp_index_offset;
 
         let mut gop_after = None;
@@ -661,7 +662,8 @@ impl H264Session {
         };
         let qp = rc
             .frame_qp(intra)
-            .clamp(self.limits.min_qp, self.limits.max_qp);
+            .max(self.limits.min_qp)
+            .min(self.limits.max_qp);
         out.state.set_qp(qp);
 
         let st = &out.state;

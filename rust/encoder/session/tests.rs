@@ -86,8 +86,7 @@ fn headers(s: &H264Session, p: &FramePlan) -> Vec<u8> {
     let mut w = BitWriter::new(&mut buf);
     assert_eq!(s.write_headers(p, &mut w).unwrap(), AuTail::SliceOpen);
     w.align_zero().unwrap();
-    let n = (w.bit_position() >> 3) as usize;
-    buf[..n].to_vec()
+    w.written().to_vec()
 }
 
 #[test]
@@ -356,9 +355,9 @@ fn header_emission_order_and_modes() {
     let mut buf = [0u8; 256];
     let mut w = BitWriter::new(&mut buf);
     s.write_parameter_sets(&p, &mut w).unwrap();
-    let n = (w.bit_position() >> 3) as usize;
-    assert_eq!(&buf[..5], &[0, 0, 0, 1, 0x67]);
-    assert!(buf[4..n].windows(4).any(|x| x == [0, 0, 1, 0x68]));
+    let ps = w.written().to_vec();
+    assert_eq!(&ps[..5], &[0, 0, 0, 1, 0x67]);
+    assert!(ps[4..].windows(4).any(|x| x == [0, 0, 1, 0x68]));
     assert_eq!(&headers(&s, &p)[..5], &[0, 0, 0, 1, 0x65]);
 
     // No start codes.
