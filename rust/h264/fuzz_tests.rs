@@ -183,6 +183,15 @@ fn state_and_writers_never_panic() {
                 ext_width: rng.next_u32() as u16,
                 ext_height: rng.next_u32() as u16,
             },
+            hrd: if rng.bool() {
+                Some(super::sei::hrd_params(
+                    any_u32(&mut rng),
+                    any_u32(&mut rng),
+                    rng.bool(),
+                ))
+            } else {
+                None
+            },
         };
         let mut tracker = StreamTracker::default();
         if rng.bool() {
@@ -204,6 +213,7 @@ fn state_and_writers_never_panic() {
         }
         ok += 1;
         st.set_qp(rng.range(0, 60) as u8);
+        st.initial_cpb_removal_delay_90k = any_u32(&mut rng);
         for len in [0usize, 7, 40, 4096] {
             let mut buf = vec![0u8; len];
             let mut wr = BitWriter::new(&mut buf);
@@ -284,6 +294,9 @@ fn rc_and_gop_never_panic() {
             };
             assert!(qp <= 51);
             let _ = rc.max_frame_bits();
+            let _ = rc.initial_cpb_removal_delay_90k();
+            let (r, c) = rc.hrd_rate_and_size();
+            let _ = super::sei::hrd_params(r, c, rng.bool());
             rc.update(intra, rng.range(0, 60) as u8, any_u32(&mut rng));
         }
         let mut g = Gop::new(GopConfig {
@@ -304,4 +317,63 @@ fn rc_and_gop_never_panic() {
             }
         }
     }
+}
+
+/// ARCHITECTURE.md §3: no 64-bit division helper may be referenced on 32-bit ARM. Builds
+/// `rust/h264/armcheck` (which instantiates every generic entry point) for armv7a-none-eabi
+/// with overflow checks on, then checks the assembly of both crates for `__aeabi_uldivmod` /
+/// `__aeabi_ldivmod`. Skipped (with a note) when that target is not installed.
+#[test]
+fn arm_object_has_no_64bit_division() {
+    use std::process::Command;
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| std::string::String::from_utf8_lossy(&o.stdout).contains("armv7a-none-eabi"))
+        .unwrap_or(false);
+    if !installed {
+        std::eprintln!("armv7a-none-eabi not installed: skipping the ARM division check");
+        return;
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("h264/armcheck");
+    let target = std::env::temp_dir().join(std::format!("slenc-armcheck-{}", std::process::id()));
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "armv7a-none-eabi",
+            "--manifest-path",
+        ])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .env("RUSTFLAGS", "--emit=asm")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        std::string::String::from_utf8_lossy(&out.stderr)
+    );
+    let deps = target.join("armv7a-none-eabi/release/deps");
+    let mut checked = 0;
+    for e in std::fs::read_dir(&deps).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "s") {
+            let asm = std::fs::read_to_string(&p).unwrap();
+            for bad in [
+                "__aeabi_uldivmod",
+                "__aeabi_ldivmod",
+                "__udivdi3",
+                "__divdi3",
+                "__umoddi3",
+                "__moddi3",
+            ] {
+                assert!(!asm.contains(bad), "{} references {bad}", p.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "no assembly found in {}", deps.display());
+    let _ = std::fs::remove_dir_all(&target);
 }

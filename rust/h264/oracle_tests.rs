@@ -187,6 +187,7 @@ pub fn trace_headers(stream: &[u8], name: &str) -> Vec<TracedUnit> {
     assert!(out.status.success(), "ffmpeg failed:\n{text}");
     let mut units: Vec<TracedUnit> = Vec::new();
     let mut in_packets = false;
+    let mut title = String::new();
     for line in text.lines() {
         let Some(idx) = line.find("[trace_headers @") else {
             continue;
@@ -207,11 +208,16 @@ pub fn trace_headers(stream: &[u8], name: &str) -> Vec<TracedUnit> {
             continue;
         };
         if pos.parse::<u64>().is_err() {
+            // A unit title, or a sub-structure title inside one (SEI messages): a unit only
+            // starts at its forbidden_zero_bit.
+            title = rest.trim().to_string();
+            continue;
+        }
+        if field == "forbidden_zero_bit" {
             units.push(TracedUnit {
-                title: rest.trim().to_string(),
+                title: title.clone(),
                 fields: HashMap::new(),
             });
-            continue;
         }
         let Some(val) = rest
             .rsplit_once("= ")

@@ -63,6 +63,100 @@ pub struct RcConfig {
     pub frame_mbs: u32,
 }
 
+/// The rate-control controls as V4L2 delivers them (uapi.md §8.3), before interpretation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RcControls {
+    /// `MPEG_VIDEO_FRAME_RC_ENABLE`.
+    pub frame_rc_enable: bool,
+    /// `MPEG_VIDEO_BITRATE_MODE` menu value (see [`super::uapi::BitrateMode`]).
+    pub bitrate_mode: u32,
+    /// `MPEG_VIDEO_BITRATE` (bit/s).
+    pub bitrate: u32,
+    /// `MPEG_VIDEO_BITRATE_PEAK` (bit/s).
+    pub bitrate_peak: u32,
+    /// `MPEG_VIDEO_CONSTANT_QUALITY` (0..=100).
+    pub constant_quality: u32,
+    /// `H264_MIN_QP`.
+    pub min_qp: u32,
+    /// `H264_MAX_QP`.
+    pub max_qp: u32,
+    /// `H264_I_FRAME_QP`.
+    pub i_frame_qp: u32,
+    /// `H264_P_FRAME_QP`.
+    pub p_frame_qp: u32,
+    /// `H264_CPB_SIZE` in kilobytes (0 = default).
+    pub cpb_size_kb: u32,
+}
+
+impl Default for RcControls {
+    /// The defaults of uapi.md §2.5 (VC8000E table) / §8.3: RC off, CBR 2 Mbit/s, CQ 80,
+    /// QP 0..51, I/P QP 24/28.
+    fn default() -> Self {
+        Self {
+            frame_rc_enable: false,
+            bitrate_mode: 1,
+            bitrate: 2_000_000,
+            bitrate_peak: 0,
+            constant_quality: 80,
+            min_qp: 0,
+            max_qp: 51,
+            i_frame_qp: 24,
+            p_frame_qp: 28,
+            cpb_size_kb: 0,
+        }
+    }
+}
+
+impl RcConfig {
+    /// Interprets the controls for a stream at `timeperframe_num/den` seconds per frame with
+    /// `frame_mbs` macroblocks, tolerating what userspace may send: QPs above 51 are clamped,
+    /// MIN > MAX is swapped, an unknown mode falls back to CBR, an unknown frame rate to
+    /// 30 fps.
+    pub fn from_controls(
+        c: &RcControls,
+        timeperframe_num: u32,
+        timeperframe_den: u32,
+        frame_mbs: u32,
+    ) -> Self {
+        let qp = |v: u32| v.min(51) as u8;
+        let (min_qp, max_qp) = if c.min_qp <= c.max_qp {
+            (qp(c.min_qp), qp(c.max_qp))
+        } else {
+            (qp(c.max_qp), qp(c.min_qp))
+        };
+        let mode = if !c.frame_rc_enable {
+            RcMode::Direct {
+                i_qp: qp(c.i_frame_qp),
+                p_qp: qp(c.p_frame_qp),
+            }
+        } else {
+            match super::uapi::BitrateMode::from_u32(c.bitrate_mode) {
+                Some(super::uapi::BitrateMode::Vbr) => RcMode::Vbr,
+                Some(super::uapi::BitrateMode::Cq) => RcMode::ConstantQuality {
+                    quality: c.constant_quality.min(100) as u8,
+                },
+                _ => RcMode::Cbr,
+            }
+        };
+        let (fps_num, fps_den) = if timeperframe_num == 0 || timeperframe_den == 0 {
+            (30, 1)
+        } else {
+            (timeperframe_den, timeperframe_num)
+        };
+        Self {
+            mode,
+            min_qp,
+            max_qp,
+            bitrate: c.bitrate.max(1),
+            peak_bitrate: c.bitrate_peak,
+            cpb_bits: c.cpb_size_kb.saturating_mul(8000),
+            fps_num,
+            fps_den,
+            frame_mbs,
+        }
+    }
+}
+
 /// Invalid settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RcError {
@@ -316,6 +410,33 @@ impl RateControl {
     /// Buffer overflows seen so far (a frame larger than [`RateControl::max_frame_bits`]).
     pub fn overflows(&self) -> u32 {
         self.overflows
+    }
+
+    /// The buffering period's initial_cpb_removal_delay (90 kHz) matching the model: the time
+    /// the decoder's buffer needs to fill to where ours leaves it, (CPB − fullness) / rate.
+    /// 0 in the QP-driven modes (no HRD to declare).
+    pub fn initial_cpb_removal_delay_90k(&self) -> u32 {
+        if !matches!(self.cfg.mode, RcMode::Cbr | RcMode::Vbr) {
+            return 0;
+        }
+        let rate = match self.cfg.mode {
+            RcMode::Vbr if self.cfg.peak_bitrate >= self.cfg.bitrate => self.cfg.peak_bitrate,
+            RcMode::Vbr => self.cfg.bitrate.saturating_mul(2),
+            _ => self.cfg.bitrate,
+        };
+        let room = self.cpb_bits.saturating_sub(self.fullness);
+        div_u64(room.saturating_mul(90_000), rate.max(1)).clamp(1, (1 << 24) - 1) as u32
+    }
+
+    /// The HRD rate (bit/s) and buffer size (bits) the model uses, for
+    /// [`super::sei::hrd_params`]: the channel rate (CBR bitrate, VBR peak) and the CPB.
+    pub fn hrd_rate_and_size(&self) -> (u32, u32) {
+        let rate = match self.cfg.mode {
+            RcMode::Vbr if self.cfg.peak_bitrate >= self.cfg.bitrate => self.cfg.peak_bitrate,
+            RcMode::Vbr => self.cfg.bitrate.saturating_mul(2),
+            _ => self.cfg.bitrate,
+        };
+        (rate, self.cpb_bits.min(u32::MAX as u64) as u32)
     }
 
     /// Current encoder-side buffer fullness in bits (rate-driven modes).

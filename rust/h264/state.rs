@@ -10,7 +10,8 @@
 //! the controls and into the bitstream.
 
 use super::level::choose_level;
-use super::sps::{Crop, SpsExtra, Vui};
+use super::sei::{default_initial_delay_90k, BufferingPeriod, PicTiming, DELAY_BITS};
+use super::sps::{Crop, Hrd, SpsExtra, Vui};
 use super::uapi::*;
 use super::validate::{validate_encode_params, validate_pps, validate_sps, ValidateError};
 use super::vui::{self, Colorimetry, SarControls};
@@ -122,6 +123,10 @@ pub struct StreamOptions {
     pub prepend_sps_pps: bool,
     /// H264_VUI_SAR_*.
     pub sar: SarControls,
+    /// NAL HRD parameters to declare (rate-controlled streams, see
+    /// [`super::sei::hrd_params`]); with them every access unit carries picture timing SEI
+    /// and every IDR a buffering period. Ignored without a frame rate (no clock tick).
+    pub hrd: Option<Hrd>,
 }
 
 impl Default for StreamOptions {
@@ -131,6 +136,7 @@ impl Default for StreamOptions {
             aud: false,
             prepend_sps_pps: true, // our default, uapi.md §8.3
             sar: SarControls::default(),
+            hrd: None,
         }
     }
 }
@@ -191,6 +197,12 @@ pub struct Counters {
     user_poc_lsb: u16,
     /// The POC of this picture (relative to the last IDR).
     poc: i32,
+    /// idr_pic_id of the last IDR picture.
+    last_idr_pic_id: u16,
+    /// Access units since the last buffering period (IDR), this one included.
+    au_since_bp: u32,
+    /// cpb_removal_delay of this access unit (ticks, modulo 2^24).
+    cpb_removal_delay: u32,
 }
 
 impl StreamTracker {
@@ -213,6 +225,9 @@ impl StreamTracker {
 }
 
 /// The adapted state of one frame.
+///
+/// About 1.1 KiB (it holds an SPS): keep it, like the [`StreamTracker`], in the per-context
+/// allocation rather than on a 32-bit ARM kernel stack.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FrameState {
     /// Adapted SPS (written back into the SPS control).
@@ -227,6 +242,10 @@ pub struct FrameState {
     pub plan: HeaderPlan,
     /// Annex B or bare NAL units.
     pub framing: StartCode,
+    /// initial_cpb_removal_delay for this frame's buffering period SEI in 90 kHz units, from
+    /// [`super::rc::RateControl::initial_cpb_removal_delay_90k`]; 0 = half a buffer. Set it
+    /// after [`FrameState::prepare`] (which resets it).
+    pub initial_cpb_removal_delay_90k: u32,
     /// Counters after this frame (committed into the tracker).
     counters: Counters,
 }
@@ -261,23 +280,29 @@ impl FrameState {
         self.sps.clone_from(sps);
         self.pps = *pps;
         self.params = *params;
+        self.initial_cpb_removal_delay_90k = 0;
         validate_encode_params(&mut self.params)?;
 
         let crop = self.adapt_size(src, caps)?;
         self.adapt_sps(caps)?;
         self.adapt_pps(caps);
         self.relabel_profile(caps, src);
-        self.adapt_params(sps, caps, tracker)?;
-
-        let mut v = Vui {
+        let timing = vui::timing(src.timeperframe_num, src.timeperframe_den);
+        let v = Vui {
             aspect_ratio: vui::aspect_ratio(&opts.sar),
             video_signal: vui::video_signal(&src.colorimetry),
-            timing: vui::timing(src.timeperframe_num, src.timeperframe_den),
+            timing,
+            // The HRD's delays count clock ticks: no timing, no HRD.
+            nal_hrd: if timing.is_some() { opts.hrd } else { None },
             bitstream_restriction: Some(vui::restriction(self.sps.max_num_ref_frames)),
             ..Vui::default()
         };
-        v.overscan_appropriate = None;
         self.extra = SpsExtra { crop, vui: Some(v) };
+        // An SPS may only change at an IDR picture (7.4.1.2.1): a new size, crop, frame rate
+        // or profile mid-stream turns this frame into one.
+        let sps_changed =
+            tracker.started && (tracker.sps != self.sps || tracker.extra != self.extra);
+        self.adapt_params(sps, caps, tracker, sps_changed)?;
         self.framing = opts.start_code;
         let changed = !tracker.started
             || tracker.sps != self.sps
@@ -294,6 +319,26 @@ impl FrameState {
     /// will derive it from the adapted fields.
     pub fn poc(&self) -> i32 {
         self.counters.poc
+    }
+
+    /// The HRD SEI of this access unit, when the SPS declares NAL HRD parameters: a buffering
+    /// period on IDR pictures (with `initial_delay_90k` from rate control, or half a buffer if
+    /// 0) and the picture timing.
+    pub fn hrd_sei(&self, initial_delay_90k: u32) -> Option<(Option<BufferingPeriod>, PicTiming)> {
+        let hrd = self.extra.vui.as_ref()?.nal_hrd?;
+        let bp = self.params.is_idr().then(|| BufferingPeriod {
+            initial_cpb_removal_delay: if initial_delay_90k == 0 {
+                default_initial_delay_90k(&hrd)
+            } else {
+                initial_delay_90k.min((1 << DELAY_BITS) - 1)
+            },
+            initial_cpb_removal_delay_offset: 0,
+        });
+        let pt = PicTiming {
+            cpb_removal_delay: self.counters.cpb_removal_delay,
+            dpb_output_delay: 0, // output order is decode order
+        };
+        Some((bp, pt))
     }
 
     /// The QP the PPS implies for slice_qp_delta = 0.
@@ -484,6 +529,7 @@ impl FrameState {
         user_sps: &H264Sps,
         caps: &Capabilities,
         tracker: &StreamTracker,
+        force_idr: bool,
     ) -> Result<(), StateError> {
         let p = &mut self.params;
         p.pic_parameter_set_id = 0;
@@ -507,6 +553,12 @@ impl FrameState {
             // A stream starts with an IDR picture (7.4.1.2.4).
             p.flags |= ENCODE_FLAG_IDR_PIC;
         }
+        if force_idr && !p.is_idr() {
+            p.slice_type = SLICE_TYPE_I;
+            p.flags |= ENCODE_FLAG_IDR_PIC;
+            // Consecutive IDR pictures need different idr_pic_id (7.4.3).
+            p.idr_pic_id = tracker.counters.last_idr_pic_id.wrapping_add(1);
+        }
         let idr = p.is_idr();
         if idr {
             p.nal_ref_idc = p.nal_ref_idc.max(1);
@@ -515,6 +567,9 @@ impl FrameState {
             p.flags &= !ENCODE_FLAG_NO_OUTPUT_OF_PRIOR_PICS;
         }
         self.counters = rebase_counters(user_sps, &self.sps, p, &tracker.counters);
+        if !tracker.started {
+            self.counters.cpb_removal_delay = 0;
+        }
         p.delta_pic_order_cnt_bottom = 0;
         p.delta_pic_order_cnt0 = 0;
         p.delta_pic_order_cnt1 = 0;
@@ -587,7 +642,13 @@ fn rebase_counters(
         user_frame_num: p.frame_num,
         ..*prev
     };
+    // Two clock ticks per frame (time_scale = 2·den, num_units_in_tick = num). The BP access
+    // unit counts from the previous BP (C.1.2); the very first one is 0.
+    c.au_since_bp = prev.au_since_bp.wrapping_add(1);
+    c.cpb_removal_delay = c.au_since_bp.wrapping_mul(2) & ((1 << DELAY_BITS) - 1);
     if p.is_idr() {
+        c.au_since_bp = 0;
+        c.last_idr_pic_id = p.idr_pic_id;
         c.frame_num_abs = 0;
         c.user_poc_msb = 0;
         c.user_poc_lsb = 0;
