@@ -3,8 +3,8 @@
 
 use super::mb::{pred_i4_mode, Coeffs};
 use super::tables::{
-    Vlc, BLK_RASTER, CBP_INTER_OF_CODE, CBP_INTRA_OF_CODE, COEFF_TOKEN_0, COEFF_TOKEN_2, COEFF_TOKEN_4, COEFF_TOKEN_CDC,
-    RUN_BEFORE, TOTAL_ZEROS, TOTAL_ZEROS_CDC,
+    Vlc, BLK_RASTER, CBP_INTER_OF_CODE, CBP_INTRA_OF_CODE, COEFF_TOKEN_0, COEFF_TOKEN_2,
+    COEFF_TOKEN_4, COEFF_TOKEN_CDC, RUN_BEFORE, TOTAL_ZEROS, TOTAL_ZEROS_CDC,
 };
 use super::{MbInfo, MbType};
 use crate::h264::bits::{BitError, BitSink};
@@ -71,7 +71,11 @@ pub fn residual_block<S: BitSink>(out: &mut S, coeffs: &[i16], nc: i32) -> Resul
             out.put_bit(lv < 0)?;
             continue;
         }
-        let mut code: u32 = if lv > 0 { (2 * lv - 2) as u32 } else { (-2 * lv - 1) as u32 };
+        let mut code: u32 = if lv > 0 {
+            (2 * lv - 2) as u32
+        } else {
+            (-2 * lv - 1) as u32
+        };
         if i == t1 && t1 < 3 {
             code -= 2;
         }
@@ -126,18 +130,32 @@ pub struct CavlcWriter {
 }
 
 fn cbp_code(cbp: u8, intra: bool) -> u32 {
-    let t = if intra { &CBP_INTRA_OF_CODE } else { &CBP_INTER_OF_CODE };
+    let t = if intra {
+        &CBP_INTRA_OF_CODE
+    } else {
+        &CBP_INTER_OF_CODE
+    };
     t.iter().position(|&c| c == cbp).unwrap_or(0) as u32
 }
 
 impl CavlcWriter {
     /// A writer for an I (`p_slice` false) or P slice.
     pub fn new(p_slice: bool) -> Self {
-        CavlcWriter { p_slice, skip_run: 0 }
+        CavlcWriter {
+            p_slice,
+            skip_run: 0,
+        }
     }
 
     /// Writes one macroblock (or counts it into the skip run).
-    pub fn mb<S: BitSink>(&mut self, out: &mut S, cur: &MbInfo, co: &Coeffs, left: Option<&MbInfo>, top: Option<&MbInfo>) -> Result<(), BitError> {
+    pub fn mb<S: BitSink>(
+        &mut self,
+        out: &mut S,
+        cur: &MbInfo,
+        co: &Coeffs,
+        left: Option<&MbInfo>,
+        top: Option<&MbInfo>,
+    ) -> Result<(), BitError> {
         if cur.mb_type == MbType::PSkip {
             self.skip_run += 1;
             return Ok(());
@@ -166,7 +184,8 @@ impl CavlcWriter {
                 out.put_ue(cur.chroma_mode as u32)?;
             }
             MbType::I16x16 => {
-                let t = 1 + cur.i16_mode as u32 + 4 * cbp_c as u32 + if cbp_l != 0 { 12 } else { 0 };
+                let t =
+                    1 + cur.i16_mode as u32 + 4 * cbp_c as u32 + if cbp_l != 0 { 12 } else { 0 };
                 out.put_ue(base + t)?;
                 out.put_ue(cur.chroma_mode as u32)?;
             }
@@ -187,14 +206,26 @@ impl CavlcWriter {
             if x > 0 {
                 Some(cur.nnz[y * 4 + x - 1])
             } else {
-                left.map(|l| if l.mb_type == MbType::PSkip { 0 } else { l.nnz[y * 4 + 3] })
+                left.map(|l| {
+                    if l.mb_type == MbType::PSkip {
+                        0
+                    } else {
+                        l.nnz[y * 4 + 3]
+                    }
+                })
             }
         };
         let nnz_b = |x: usize, y: usize| -> Option<u8> {
             if y > 0 {
                 Some(cur.nnz[(y - 1) * 4 + x])
             } else {
-                top.map(|t| if t.mb_type == MbType::PSkip { 0 } else { t.nnz[12 + x] })
+                top.map(|t| {
+                    if t.mb_type == MbType::PSkip {
+                        0
+                    } else {
+                        t.nnz[12 + x]
+                    }
+                })
             }
         };
         if cur.mb_type == MbType::I16x16 {
@@ -225,8 +256,16 @@ impl CavlcWriter {
             for c in 0..2 {
                 for b in 0..4 {
                     let (x, y) = (b & 1, b >> 1);
-                    let a = if x > 0 { Some(cur.nnz_c[c][b - 1]) } else { left.map(|l| l.nnz_c[c][y * 2 + 1]) };
-                    let t = if y > 0 { Some(cur.nnz_c[c][b - 2]) } else { top.map(|t| t.nnz_c[c][2 + x]) };
+                    let a = if x > 0 {
+                        Some(cur.nnz_c[c][b - 1])
+                    } else {
+                        left.map(|l| l.nnz_c[c][y * 2 + 1])
+                    };
+                    let t = if y > 0 {
+                        Some(cur.nnz_c[c][b - 2])
+                    } else {
+                        top.map(|t| t.nnz_c[c][2 + x])
+                    };
                     residual_block(out, &co.cac[c][b][1..16], nc(a, t))?;
                 }
             }

@@ -15,7 +15,11 @@ struct Th {
 fn thresholds(qp: u8, off_a: i32, off_b: i32) -> Th {
     let ia = (qp as i32 + off_a).clamp(0, 51) as usize;
     let ib = (qp as i32 + off_b).clamp(0, 51) as usize;
-    Th { alpha: ALPHA[ia] as i32, beta: BETA[ib] as i32, index_a: ia }
+    Th {
+        alpha: ALPHA[ia] as i32,
+        beta: BETA[ib] as i32,
+        index_a: ia,
+    }
 }
 
 /// Filters one line of samples across an edge: q0 at `base`, p0 at `base − step`. Lines whose
@@ -24,7 +28,13 @@ fn filter_luma(d: &mut [u8], base: usize, step: usize, bs: u8, t: &Th) {
     if base < 4 * step || base + 3 * step >= d.len() {
         return;
     }
-    let (ip0, ip1, ip2, iq1, iq2) = (base - step, base - 2 * step, base - 3 * step, base + step, base + 2 * step);
+    let (ip0, ip1, ip2, iq1, iq2) = (
+        base - step,
+        base - 2 * step,
+        base - 3 * step,
+        base + step,
+        base + 2 * step,
+    );
     let p0 = d[ip0] as i32;
     let q0 = d[base] as i32;
     let p1 = d[ip1] as i32;

@@ -49,7 +49,12 @@ impl Default for SubpelPlanes {
 impl SubpelPlanes {
     /// All-zero planes, to be filled by [`SubpelPlanes::fill`].
     pub const fn new() -> Self {
-        SubpelPlanes { f: [[0; N]; N], b: [[0; N]; N], h: [[0; N]; N], j: [[0; N]; N] }
+        SubpelPlanes {
+            f: [[0; N]; N],
+            b: [[0; N]; N],
+            h: [[0; N]; N],
+            j: [[0; N]; N],
+        }
     }
 
     /// Builds all planes for the block whose integer origin is (x0, y0) in the reference (may
@@ -65,13 +70,24 @@ impl SubpelPlanes {
     /// and with a 6-row ring of intermediates, because this runs in kernel context on 32-bit
     /// ARM with an 8 KiB stack.
     #[inline(never)]
-    pub fn fill(&mut self, r: &RefPlane, x0: i32, y0: i32, want_b: bool, want_h: bool, want_j: bool) {
+    pub fn fill(
+        &mut self,
+        r: &RefPlane,
+        x0: i32,
+        y0: i32,
+        want_b: bool,
+        want_h: bool,
+        want_j: bool,
+    ) {
         let mut win = [[0u8; W]; W];
         let wmax = r.width as i32 - 1;
         let hmax = r.height as i32 - 1;
         let data = r.plane.data;
         let stride = r.plane.stride;
-        let inside = x0 - 3 >= 0 && y0 - 3 >= 0 && x0 - 3 + W as i32 <= wmax + 1 && y0 - 3 + W as i32 <= hmax + 1;
+        let inside = x0 - 3 >= 0
+            && y0 - 3 >= 0
+            && x0 - 3 + W as i32 <= wmax + 1
+            && y0 - 3 + W as i32 <= hmax + 1;
         for (wy, row) in win.iter_mut().enumerate() {
             let yy = (y0 - 3 + wy as i32).clamp(0, hmax) as usize;
             let base = yy * stride;
@@ -240,8 +256,18 @@ pub fn mc_chroma(r: &RefPlane, cx: i32, cy: i32, mv: [i16; 2], u: &mut [u8; 64],
     let (c00, c10, c01, c11) = ((8 - fx) * (8 - fy), fx * (8 - fy), (8 - fx) * fy, fx * fy);
     for y in 0..8 {
         for x in 0..8 {
-            u[y * 8 + x] = ((c00 * wu[y][x] + c10 * wu[y][x + 1] + c01 * wu[y + 1][x] + c11 * wu[y + 1][x + 1] + 32) >> 6) as u8;
-            v[y * 8 + x] = ((c00 * wv[y][x] + c10 * wv[y][x + 1] + c01 * wv[y + 1][x] + c11 * wv[y + 1][x + 1] + 32) >> 6) as u8;
+            u[y * 8 + x] = ((c00 * wu[y][x]
+                + c10 * wu[y][x + 1]
+                + c01 * wu[y + 1][x]
+                + c11 * wu[y + 1][x + 1]
+                + 32)
+                >> 6) as u8;
+            v[y * 8 + x] = ((c00 * wv[y][x]
+                + c10 * wv[y][x + 1]
+                + c01 * wv[y + 1][x]
+                + c11 * wv[y + 1][x + 1]
+                + 32)
+                >> 6) as u8;
         }
     }
 }
@@ -257,7 +283,11 @@ fn median(a: i16, b: i16, c: i16) -> i16 {
 /// Motion vector predictor of a 16×16 partition with refIdx 0 (8.4.1.3): `c` is C, already
 /// replaced by D by the caller when C is not available.
 pub fn mv_pred(a: MvNb, b: MvNb, c: MvNb) -> [i16; 2] {
-    let (a, b, c) = if b.is_none() && c.is_none() && a.is_some() { (a, a, a) } else { (a, b, c) };
+    let (a, b, c) = if b.is_none() && c.is_none() && a.is_some() {
+        (a, a, a)
+    } else {
+        (a, b, c)
+    };
     let get = |n: MvNb| n.unwrap_or((-1, [0, 0]));
     let (ra, ma) = get(a);
     let (rb, mb) = get(b);
@@ -324,7 +354,11 @@ fn sad_int(src: &[u8; 256], r: &RefPlane, x: i32, y: i32, limit: u32) -> u32 {
 
 /// Bits of a signed Exp-Golomb code, the motion cost model for both entropy coders.
 pub fn se_bits(v: i32) -> u32 {
-    let code = if v > 0 { 2 * v as u32 - 1 } else { (-2 * v) as u32 };
+    let code = if v > 0 {
+        2 * v as u32 - 1
+    } else {
+        (-2 * v) as u32
+    };
     2 * (31 - (code + 1).leading_zeros()) + 1
 }
 
@@ -349,7 +383,16 @@ const MV_LIMIT: i32 = 64 * 4;
 /// refinement around the best integer vector.
 /// The prediction for the chosen vector is left in `pred`.
 #[allow(clippy::too_many_arguments)]
-pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], extra: &[[i16; 2]], lambda: u32, pred: &mut [u8; 256]) -> Motion {
+pub fn search(
+    src: &[u8; 256],
+    r: &RefPlane,
+    bx: i32,
+    by: i32,
+    mvp: [i16; 2],
+    extra: &[[i16; 2]],
+    lambda: u32,
+    pred: &mut [u8; 256],
+) -> Motion {
     let clamp_mv = |v: i32| v.clamp(-MV_LIMIT, MV_LIMIT);
     // Integer stage, in full samples.
     let mut best = [0i32; 2];
@@ -375,7 +418,16 @@ pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], ex
         try_int([round(e[0]), round(e[1])], &mut best, &mut best_cost);
     }
     // Large diamond until the centre wins, then one small diamond step.
-    const LDIA: [[i32; 2]; 8] = [[0, -2], [1, -1], [2, 0], [1, 1], [0, 2], [-1, 1], [-2, 0], [-1, -1]];
+    const LDIA: [[i32; 2]; 8] = [
+        [0, -2],
+        [1, -1],
+        [2, 0],
+        [1, 1],
+        [0, 2],
+        [-1, 1],
+        [-2, 0],
+        [-1, -1],
+    ];
     const SDIA: [[i32; 2]; 4] = [[0, -1], [1, 0], [0, 1], [-1, 0]];
     for _ in 0..16 {
         let c = best;
@@ -422,7 +474,10 @@ pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], ex
         }
     }
     planes.predict(bq[0], bq[1], pred);
-    Motion { mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16], cost: bcost }
+    Motion {
+        mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16],
+        cost: bcost,
+    }
 }
 
 #[cfg(test)]
@@ -434,19 +489,35 @@ mod tests {
         assert_eq!(median(1, 5, 3), 3);
         assert_eq!(median(-4, -9, 2), -4);
         // Only A has refIdx 0: its vector is the predictor.
-        assert_eq!(mv_pred(Some((0, [4, 4])), Some((-1, [0, 0])), Some((-1, [0, 0]))), [4, 4]);
+        assert_eq!(
+            mv_pred(Some((0, [4, 4])), Some((-1, [0, 0])), Some((-1, [0, 0]))),
+            [4, 4]
+        );
         // B and C unavailable: A everywhere.
         assert_eq!(mv_pred(Some((0, [7, -3])), None, None), [7, -3]);
         // Skip: a neighbour with zero vector forces zero.
-        assert_eq!(skip_mv(Some((0, [0, 0])), Some((0, [8, 8])), Some((0, [8, 8]))), [0, 0]);
-        assert_eq!(skip_mv(Some((0, [8, 4])), Some((0, [8, 8])), Some((0, [8, 8]))), [8, 8]);
+        assert_eq!(
+            skip_mv(Some((0, [0, 0])), Some((0, [8, 8])), Some((0, [8, 8]))),
+            [0, 0]
+        );
+        assert_eq!(
+            skip_mv(Some((0, [8, 4])), Some((0, [8, 8])), Some((0, [8, 8]))),
+            [8, 8]
+        );
     }
 
     #[test]
     fn integer_mc_is_a_copy() {
         let data: std::vec::Vec<u8> = (0..64 * 64).map(|i| (i * 7 % 251) as u8).collect();
-        let plane = Plane { data: &data, stride: 64 };
-        let r = RefPlane { plane: &plane, width: 64, height: 64 };
+        let plane = Plane {
+            data: &data,
+            stride: 64,
+        };
+        let r = RefPlane {
+            plane: &plane,
+            width: 64,
+            height: 64,
+        };
         let mut out = [0u8; 256];
         mc_luma(&r, 16, 16, [8, -4], &mut out);
         for j in 0..16 {

@@ -24,9 +24,9 @@ pub mod tables;
 pub mod transform;
 
 #[cfg(test)]
-mod testutil;
-#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod testutil;
 
 use crate::h264::bits::{BitError, BitSink};
 
@@ -121,8 +121,14 @@ impl<'a> Nv12Mut<'a> {
     /// A read-only view (e.g. to use a reconstruction as the next frame's reference).
     pub fn as_ref(&self) -> Nv12<'_> {
         Nv12 {
-            y: Plane { data: self.y.data, stride: self.y.stride },
-            uv: Plane { data: self.uv.data, stride: self.uv.stride },
+            y: Plane {
+                data: self.y.data,
+                stride: self.y.stride,
+            },
+            uv: Plane {
+                data: self.uv.data,
+                stride: self.uv.stride,
+            },
         }
     }
 }
@@ -217,7 +223,10 @@ impl From<BitError> for EncodeError {
 fn plane_ok(len: usize, stride: usize, width: usize, height: usize) -> bool {
     stride >= width
         && height > 0
-        && match (height - 1).checked_mul(stride).and_then(|v| v.checked_add(width)) {
+        && match (height - 1)
+            .checked_mul(stride)
+            .and_then(|v| v.checked_add(width))
+        {
             Some(need) => len >= need,
             None => false,
         }
@@ -258,16 +267,29 @@ pub fn encode_slice<S: BitSink>(
     {
         return Err(EncodeError::BadParams);
     }
-    if !frame_ok((src.y.data.len(), src.y.stride), (src.uv.data.len(), src.uv.stride), w, h)
-        || !frame_ok((recon.y.data.len(), recon.y.stride), (recon.uv.data.len(), recon.uv.stride), w, h)
-    {
+    if !frame_ok(
+        (src.y.data.len(), src.y.stride),
+        (src.uv.data.len(), src.uv.stride),
+        w,
+        h,
+    ) || !frame_ok(
+        (recon.y.data.len(), recon.y.stride),
+        (recon.uv.data.len(), recon.uv.stride),
+        w,
+        h,
+    ) {
         return Err(EncodeError::BadPlane);
     }
     if p.slice_type == SliceType::P {
         match reference {
             None => return Err(EncodeError::MissingReference),
             Some(r) => {
-                if !frame_ok((r.y.data.len(), r.y.stride), (r.uv.data.len(), r.uv.stride), w, h) {
+                if !frame_ok(
+                    (r.y.data.len(), r.y.stride),
+                    (r.uv.data.len(), r.uv.stride),
+                    w,
+                    h,
+                ) {
                     return Err(EncodeError::BadPlane);
                 }
             }

@@ -30,7 +30,11 @@ fn offset(qbits: u32, r: Rounding) -> i32 {
 fn quant1(w: i32, mf: i32, f: i32, qbits: u32) -> i32 {
     // |w| ≤ 32640 (luma DC after the halving Hadamard) and mf ≤ 13107, so the product and
     // the rounding offset (< 2^23) fit in u32; saturate anyway for out-of-model inputs.
-    let a = (w.unsigned_abs().wrapping_mul(mf as u32).wrapping_add(f as u32) >> qbits) as i32;
+    let a = (w
+        .unsigned_abs()
+        .wrapping_mul(mf as u32)
+        .wrapping_add(f as u32)
+        >> qbits) as i32;
     let a = if a > MAX_LEVEL { MAX_LEVEL } else { a };
     if w < 0 {
         -a

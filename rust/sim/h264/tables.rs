@@ -13,6 +13,7 @@ pub const RASTER_BLK: [usize; 16] = [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 1
 
 /// Forward quantisation multipliers MF(qP%6, class), class 0: (0,0)-type positions,
 /// 1: (1,1)-type, 2: the others. The inverse of the dequantisation scale below.
+#[rustfmt::skip]
 pub const QUANT_MF: [[i32; 3]; 6] = [
     [13107, 5243, 8066],
     [11916, 4660, 7490],
@@ -23,6 +24,7 @@ pub const QUANT_MF: [[i32; 3]; 6] = [
 ];
 
 /// normAdjust4x4 v(m, class) (8.5.9, eq. 8-315); LevelScale4x4 = 16 · v with flat matrices.
+#[rustfmt::skip]
 pub const DEQUANT_V: [[i32; 3]; 6] = [
     [10, 16, 13],
     [11, 18, 14],
@@ -38,15 +40,15 @@ pub const POS_CLASS: [usize; 16] = [0, 2, 0, 2, 2, 1, 2, 1, 0, 2, 0, 2, 2, 1, 2,
 /// QPc as a function of qPI (8.5.8, Table 8-15).
 pub const CHROMA_QP: [u8; 52] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
-    26, 27, 28, 29, 29, 30, 31, 32, 32, 33, 34, 34, 35, 35, 36, 36, 37, 37, 37, 38, 38, 38, 39,
-    39, 39, 39,
+    26, 27, 28, 29, 29, 30, 31, 32, 32, 33, 34, 34, 35, 35, 36, 36, 37, 37, 37, 38, 38, 38, 39, 39,
+    39, 39,
 ];
 
 /// coded_block_pattern → codeNum for Intra_4x4 macroblocks (9.1.2, Table 9-4, ChromaArrayType 1).
 /// Stored as codeNum → cbp; the encoder inverts it with a search (48 entries).
 pub const CBP_INTRA_OF_CODE: [u8; 48] = [
-    47, 31, 15, 0, 23, 27, 29, 30, 7, 11, 13, 14, 39, 43, 45, 46, 16, 3, 5, 10, 12, 19, 21, 26,
-    28, 35, 37, 42, 44, 1, 2, 4, 8, 17, 18, 20, 24, 6, 9, 22, 25, 32, 33, 34, 36, 40, 38, 41,
+    47, 31, 15, 0, 23, 27, 29, 30, 7, 11, 13, 14, 39, 43, 45, 46, 16, 3, 5, 10, 12, 19, 21, 26, 28,
+    35, 37, 42, 44, 1, 2, 4, 8, 17, 18, 20, 24, 6, 9, 22, 25, 32, 33, 34, 36, 40, 38, 41,
 ];
 
 /// codeNum → coded_block_pattern for Inter macroblocks (Table 9-4, ChromaArrayType 1).
@@ -60,6 +62,7 @@ pub type Vlc = (u8, u16);
 
 /// coeff_token (9.2.1, Table 9-5) for 0 ≤ nC < 2, indexed [TotalCoeff][TrailingOnes].
 /// Entries with TrailingOnes > TotalCoeff are unused (0, 0).
+#[rustfmt::skip]
 pub const COEFF_TOKEN_0: [[Vlc; 4]; 17] = [
     [(1, 1), (0, 0), (0, 0), (0, 0)],
     [(6, 5), (2, 1), (0, 0), (0, 0)],
@@ -81,6 +84,7 @@ pub const COEFF_TOKEN_0: [[Vlc; 4]; 17] = [
 ];
 
 /// coeff_token for 2 ≤ nC < 4.
+#[rustfmt::skip]
 pub const COEFF_TOKEN_2: [[Vlc; 4]; 17] = [
     [(2, 3), (0, 0), (0, 0), (0, 0)],
     [(6, 11), (2, 2), (0, 0), (0, 0)],
@@ -102,6 +106,7 @@ pub const COEFF_TOKEN_2: [[Vlc; 4]; 17] = [
 ];
 
 /// coeff_token for 4 ≤ nC < 8.
+#[rustfmt::skip]
 pub const COEFF_TOKEN_4: [[Vlc; 4]; 17] = [
     [(4, 15), (0, 0), (0, 0), (0, 0)],
     [(6, 15), (4, 14), (0, 0), (0, 0)],
@@ -123,6 +128,7 @@ pub const COEFF_TOKEN_4: [[Vlc; 4]; 17] = [
 ];
 
 /// coeff_token for nC = −1 (chroma DC, 4:2:0), TotalCoeff 0..=4.
+#[rustfmt::skip]
 pub const COEFF_TOKEN_CDC: [[Vlc; 4]; 5] = [
     [(2, 1), (0, 0), (0, 0), (0, 0)],
     [(6, 7), (1, 1), (0, 0), (0, 0)],
@@ -132,6 +138,7 @@ pub const COEFF_TOKEN_CDC: [[Vlc; 4]; 5] = [
 ];
 
 /// total_zeros for 4×4 blocks (Tables 9-7, 9-8), indexed [TotalCoeff-1][total_zeros].
+#[rustfmt::skip]
 pub const TOTAL_ZEROS: [[Vlc; 16]; 15] = [
     [(1, 1), (3, 3), (3, 2), (4, 3), (4, 2), (5, 3), (5, 2), (6, 3), (6, 2), (7, 3), (7, 2), (8, 3), (8, 2), (9, 3), (9, 2), (9, 1)],
     [(3, 7), (3, 6), (3, 5), (3, 4), (3, 3), (4, 5), (4, 4), (4, 3), (4, 2), (5, 3), (5, 2), (6, 3), (6, 2), (6, 1), (6, 0), (0, 0)],
@@ -151,6 +158,7 @@ pub const TOTAL_ZEROS: [[Vlc; 16]; 15] = [
 ];
 
 /// total_zeros for chroma DC 2×2 (Table 9-9a), indexed [TotalCoeff-1][total_zeros].
+#[rustfmt::skip]
 pub const TOTAL_ZEROS_CDC: [[Vlc; 4]; 3] = [
     [(1, 1), (2, 1), (3, 1), (3, 0)],
     [(1, 1), (2, 1), (2, 0), (0, 0)],
@@ -158,6 +166,7 @@ pub const TOTAL_ZEROS_CDC: [[Vlc; 4]; 3] = [
 ];
 
 /// run_before (Table 9-10), indexed [min(zerosLeft,7)-1][run_before].
+#[rustfmt::skip]
 pub const RUN_BEFORE: [[Vlc; 15]; 7] = [
     [(1, 1), (1, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0)],
     [(1, 1), (2, 1), (2, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0)],
@@ -177,8 +186,8 @@ pub const ALPHA: [u8; 52] = [
 
 /// β′ by indexB (Table 8-16).
 pub const BETA: [u8; 52] = [
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 6, 6, 7, 7, 8,
-    8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16, 17, 17, 18, 18,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 6, 6, 7, 7, 8, 8,
+    9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16, 17, 17, 18, 18,
 ];
 
 /// tC0′ by indexA for bS = 1, 2, 3 (8.7.2.3, Table 8-17), indexed [bS-1][indexA].
@@ -217,7 +226,10 @@ mod tests {
                     continue;
                 }
                 let pre = vb >> (lb - la);
-                assert!(pre != va, "code {i} ({la},{va}) is a prefix of code {j} ({lb},{vb})");
+                assert!(
+                    pre != va,
+                    "code {i} ({la},{va}) is a prefix of code {j} ({lb},{vb})"
+                );
             }
         }
     }

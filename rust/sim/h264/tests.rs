@@ -44,7 +44,11 @@ fn p_cavlc() {
 fn p_cabac_init_idc() {
     let f = synthetic(5, 4, 4, 5);
     for idc in 0..3u8 {
-        check_bitexact(&f, &Cfg::new(Entropy::Cabac { init_idc: idc }, 26), &format!("p_cabac_idc{idc}"));
+        check_bitexact(
+            &f,
+            &Cfg::new(Entropy::Cabac { init_idc: idc }, 26),
+            &format!("p_cabac_idc{idc}"),
+        );
     }
 }
 
@@ -53,7 +57,11 @@ fn natural_content_both_coders() {
     let f = lavfi("testsrc2=size=192x128:rate=25", 192, 128, 4);
     for e in [CAVLC, CABAC0] {
         for qp in [0u8, 26, 51] {
-            check_bitexact(&f, &Cfg::new(e, qp), &format!("testsrc2_{qp}_{:?}", e == CAVLC));
+            check_bitexact(
+                &f,
+                &Cfg::new(e, qp),
+                &format!("testsrc2_{qp}_{:?}", e == CAVLC),
+            );
         }
     }
 }
@@ -61,11 +69,21 @@ fn natural_content_both_coders() {
 #[test]
 fn deblocking_variants() {
     let f = lavfi("testsrc2=size=160x96:rate=25", 160, 96, 3);
-    let variants: Vec<(u8, i8, i8, i8)> = std::vec![(1, 0, 0, 0), (2, 0, 0, 3), (0, 6, 6, -12), (0, -6, -6, 12), (0, 3, -2, 5)];
+    let variants: Vec<(u8, i8, i8, i8)> = std::vec![
+        (1, 0, 0, 0),
+        (2, 0, 0, 3),
+        (0, 6, 6, -12),
+        (0, -6, -6, 12),
+        (0, 3, -2, 5)
+    ];
     for (idc, a, b, cqp) in variants {
         for e in [CAVLC, Entropy::Cabac { init_idc: 1 }] {
             let mut c = Cfg::new(e, 30);
-            c.deblock = Deblock { disable_idc: idc, alpha_c0_offset_div2: a, beta_offset_div2: b };
+            c.deblock = Deblock {
+                disable_idc: idc,
+                alpha_c0_offset_div2: a,
+                beta_offset_div2: b,
+            };
             c.chroma_qp_index_offset = cqp;
             check_bitexact(&f, &c, &format!("deblock_{idc}_{a}_{b}_{cqp}"));
         }
@@ -97,7 +115,12 @@ fn full_hd() {
 #[test]
 fn quality_and_rate() {
     // A zooming Mandelbrot set is detailed, smooth and moving, like camera content.
-    let f = lavfi("mandelbrot=size=640x480:rate=25:start_scale=2.5", 640, 480, 4);
+    let f = lavfi(
+        "mandelbrot=size=640x480:rate=25:start_scale=2.5",
+        640,
+        480,
+        4,
+    );
     let mut sizes = Vec::new();
     for qp in [10u8, 20, 26, 32, 40, 51] {
         let e = encode_seq(&f, &Cfg::new(CAVLC, qp));
@@ -108,7 +131,9 @@ fn quality_and_rate() {
                 std::println!("qp 26 psnr {p:.2} dB");
                 assert!(p >= 36.0, "PSNR {p:.2} dB at QP 26");
             }
-            let cabac = check_bitexact(&f, &Cfg::new(CABAC0, qp), "mandel_cabac").stream.len();
+            let cabac = check_bitexact(&f, &Cfg::new(CABAC0, qp), "mandel_cabac")
+                .stream
+                .len();
             let gain = 100.0 * (bytes as f64 - cabac as f64) / bytes as f64;
             std::println!("qp 26: CAVLC {bytes} B, CABAC {cabac} B, gain {gain:.1} %");
             assert!(gain >= 8.0, "CABAC gain only {gain:.1} %");
@@ -125,7 +150,10 @@ fn quality_and_rate() {
 #[test]
 #[ignore]
 fn bench_p_640x480() {
-    let n: usize = std::env::var("SLENC_BENCH_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(31);
+    let n: usize = std::env::var("SLENC_BENCH_FRAMES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(31);
     let f = pan("mandelbrot=size=1600x1100:start_scale=1.5", 640, 480, n);
     for (name, e) in [("CAVLC", CAVLC), ("CABAC", CABAC0)] {
         let c = Cfg::new(e, 26);
@@ -153,7 +181,13 @@ fn bench_p_640x480() {
 #[test]
 fn pan_both_coders() {
     let f = pan("mandelbrot=size=800x600:start_scale=1.5", 320, 176, 6);
-    for (e, qp) in [(CAVLC, 22u8), (CABAC0, 30), (Entropy::Cabac { init_idc: 1 }, 40), (CAVLC, 0), (CABAC0, 0)] {
+    for (e, qp) in [
+        (CAVLC, 22u8),
+        (CABAC0, 30),
+        (Entropy::Cabac { init_idc: 1 }, 40),
+        (CAVLC, 0),
+        (CABAC0, 0),
+    ] {
         let enc = check_bitexact(&f, &Cfg::new(e, qp), &format!("pan_{qp}"));
         let s = enc.stats[3];
         assert!(s.inter_mbs > s.intra_mbs, "{:?}", enc.stats);
@@ -165,7 +199,12 @@ fn pan_both_coders() {
 #[test]
 fn extremes() {
     let mut rng = crate::h264::testutil::Rng::new(99);
-    let mut f = std::vec![Frame::new(4, 3), Frame::new(4, 3), Frame::new(4, 3), Frame::new(4, 3)];
+    let mut f = std::vec![
+        Frame::new(4, 3),
+        Frame::new(4, 3),
+        Frame::new(4, 3),
+        Frame::new(4, 3)
+    ];
     for (i, fr) in f.iter_mut().enumerate() {
         for v in fr.y.iter_mut().chain(fr.uv.iter_mut()) {
             *v = match i {
@@ -216,7 +255,12 @@ fn fast_motion() {
 fn scene_cut_intra_in_p() {
     let mut f = lavfi("testsrc2=size=160x128:rate=25", 160, 128, 2);
     f.extend(pan("mandelbrot=size=400x300:start_scale=1.2", 160, 128, 3));
-    for (e, qp) in [(CAVLC, 12u8), (CAVLC, 30), (CABAC0, 12), (Entropy::Cabac { init_idc: 1 }, 30)] {
+    for (e, qp) in [
+        (CAVLC, 12u8),
+        (CAVLC, 30),
+        (CABAC0, 12),
+        (Entropy::Cabac { init_idc: 1 }, 30),
+    ] {
         let enc = check_bitexact(&f, &Cfg::new(e, qp), &format!("scene_cut_{qp}"));
         let s = enc.stats[2];
         assert!(s.intra_mbs > 40 && s.i4x4_mbs > 0, "{:?}", enc.stats);
@@ -237,8 +281,18 @@ fn robustness() {
             slice_type: SliceType::I,
             qp: rng.range(0, 51) as u8,
             chroma_qp_index_offset: rng.range(-12, 12) as i8,
-            entropy: if rng.bool() { Entropy::Cavlc } else { Entropy::Cabac { init_idc: rng.range(0, 2) as u8 } },
-            deblock: Deblock { disable_idc: rng.range(0, 2) as u8, alpha_c0_offset_div2: rng.range(-6, 6) as i8, beta_offset_div2: rng.range(-6, 6) as i8 },
+            entropy: if rng.bool() {
+                Entropy::Cavlc
+            } else {
+                Entropy::Cabac {
+                    init_idc: rng.range(0, 2) as u8,
+                }
+            },
+            deblock: Deblock {
+                disable_idc: rng.range(0, 2) as u8,
+                alpha_c0_offset_div2: rng.range(-6, 6) as i8,
+                beta_offset_div2: rng.range(-6, 6) as i8,
+            },
             width_mbs: wm as u16,
             height_mbs: hm as u16,
         };
@@ -265,20 +319,40 @@ fn robustness() {
             let mut w_ = BitWriter::new(&mut out);
             for (i, f) in frames.iter().enumerate() {
                 let (sy, suv) = widen(f);
-                let src = Nv12 { y: Plane { data: &sy, stride }, uv: Plane { data: &suv, stride } };
+                let src = Nv12 {
+                    y: Plane { data: &sy, stride },
+                    uv: Plane { data: &suv, stride },
+                };
                 let mut ry = std::vec![0u8; stride * h];
                 let mut ruv = std::vec![0u8; stride * h / 2];
                 let mut pp = p;
                 pp.slice_type = if i == 0 { SliceType::I } else { SliceType::P };
                 {
                     let refr: Option<&(std::vec::Vec<u8>, std::vec::Vec<u8>)> = recs.last();
-                    let refv = refr.map(|(a, b)| Nv12 { y: Plane { data: a, stride }, uv: Plane { data: b, stride } });
-                    let mut rec = Nv12Mut { y: PlaneMut { data: &mut ry, stride }, uv: PlaneMut { data: &mut ruv, stride } };
-                    encode_slice(&pp, &src, refv.as_ref(), &mut rec, &mut scratch, &mut w_).unwrap();
+                    let refv = refr.map(|(a, b)| Nv12 {
+                        y: Plane { data: a, stride },
+                        uv: Plane { data: b, stride },
+                    });
+                    let mut rec = Nv12Mut {
+                        y: PlaneMut {
+                            data: &mut ry,
+                            stride,
+                        },
+                        uv: PlaneMut {
+                            data: &mut ruv,
+                            stride,
+                        },
+                    };
+                    encode_slice(&pp, &src, refv.as_ref(), &mut rec, &mut scratch, &mut w_)
+                        .unwrap();
                 }
                 // Keep only the picture area for the comparison.
-                let cy: std::vec::Vec<u8> = (0..h).flat_map(|r| ry[r * stride..r * stride + w].to_vec()).collect();
-                let cuv: std::vec::Vec<u8> = (0..h / 2).flat_map(|r| ruv[r * stride..r * stride + w].to_vec()).collect();
+                let cy: std::vec::Vec<u8> = (0..h)
+                    .flat_map(|r| ry[r * stride..r * stride + w].to_vec())
+                    .collect();
+                let cuv: std::vec::Vec<u8> = (0..h / 2)
+                    .flat_map(|r| ruv[r * stride..r * stride + w].to_vec())
+                    .collect();
                 results.push((cy, cuv));
                 recs.push((ry, ruv));
             }
@@ -287,7 +361,10 @@ fn robustness() {
             results.push((out[..n].to_vec(), std::vec::Vec::new()));
         }
         let half = results.len() / 2;
-        assert!(results[..half] == results[half..], "round {round}: padded stride changed the output");
+        assert!(
+            results[..half] == results[half..],
+            "round {round}: padded stride changed the output"
+        );
 
         // Invalid inputs are refused without panicking.
         let f = &frames[0];
@@ -297,20 +374,79 @@ fn robustness() {
         let mut w_ = BitWriter::new(&mut out);
         let mut bad = p;
         bad.qp = 52;
-        assert_eq!(encode_slice(&bad, &f.view(), None, &mut rec_f.view_mut(), &mut scratch, &mut w_), Err(EncodeError::BadParams));
+        assert_eq!(
+            encode_slice(
+                &bad,
+                &f.view(),
+                None,
+                &mut rec_f.view_mut(),
+                &mut scratch,
+                &mut w_
+            ),
+            Err(EncodeError::BadParams)
+        );
         bad = p;
         bad.slice_type = SliceType::P;
-        assert_eq!(encode_slice(&bad, &f.view(), None, &mut rec_f.view_mut(), &mut scratch, &mut w_), Err(EncodeError::MissingReference));
+        assert_eq!(
+            encode_slice(
+                &bad,
+                &f.view(),
+                None,
+                &mut rec_f.view_mut(),
+                &mut scratch,
+                &mut w_
+            ),
+            Err(EncodeError::MissingReference)
+        );
         bad = p;
         bad.width_mbs += 1;
-        assert_eq!(encode_slice(&bad, &f.view(), None, &mut rec_f.view_mut(), &mut scratch, &mut w_), Err(EncodeError::BadPlane));
+        assert_eq!(
+            encode_slice(
+                &bad,
+                &f.view(),
+                None,
+                &mut rec_f.view_mut(),
+                &mut scratch,
+                &mut w_
+            ),
+            Err(EncodeError::BadPlane)
+        );
         let short = &f.y[..f.y.len() - 1];
-        let src = Nv12 { y: Plane { data: short, stride: f.w }, uv: f.view().uv };
-        assert_eq!(encode_slice(&p, &src, None, &mut rec_f.view_mut(), &mut scratch, &mut w_), Err(EncodeError::BadPlane));
-        assert_eq!(encode_slice(&p, &f.view(), None, &mut rec_f.view_mut(), &mut scratch[..wm * hm - 1], &mut w_), Err(EncodeError::ScratchTooSmall));
+        let src = Nv12 {
+            y: Plane {
+                data: short,
+                stride: f.w,
+            },
+            uv: f.view().uv,
+        };
+        assert_eq!(
+            encode_slice(&p, &src, None, &mut rec_f.view_mut(), &mut scratch, &mut w_),
+            Err(EncodeError::BadPlane)
+        );
+        assert_eq!(
+            encode_slice(
+                &p,
+                &f.view(),
+                None,
+                &mut rec_f.view_mut(),
+                &mut scratch[..wm * hm - 1],
+                &mut w_
+            ),
+            Err(EncodeError::ScratchTooSmall)
+        );
         // A tiny output buffer: the sink's overflow comes back as an error.
         let mut tiny = [0u8; 16];
         let mut wt = BitWriter::new(&mut tiny);
-        assert_eq!(encode_slice(&p, &f.view(), None, &mut rec_f.view_mut(), &mut scratch, &mut wt), Err(EncodeError::Bits(BitError::Overflow)));
+        assert_eq!(
+            encode_slice(
+                &p,
+                &f.view(),
+                None,
+                &mut rec_f.view_mut(),
+                &mut scratch,
+                &mut wt
+            ),
+            Err(EncodeError::Bits(BitError::Overflow))
+        );
     }
 }

@@ -27,14 +27,30 @@ pub struct Engine {
 impl Engine {
     /// Initialises contexts for the slice (9.3.1.1) and the engine (9.3.4.1).
     pub fn new(p_slice: bool, init_idc: u8, qp: u8) -> Self {
-        let tab = if p_slice { &INIT_P[(init_idc as usize).min(2)] } else { &INIT_I };
+        let tab = if p_slice {
+            &INIT_P[(init_idc as usize).min(2)]
+        } else {
+            &INIT_I
+        };
         let mut st = [0u8; NUM_CTX];
         let qp = qp.min(51) as i32;
         for (s, &(m, n)) in st.iter_mut().zip(tab.iter()) {
             let pre = (((m as i32 * qp) >> 4) + n as i32).clamp(1, 126);
-            *s = if pre <= 63 { ((63 - pre) << 1) as u8 } else { (((pre - 64) << 1) | 1) as u8 };
+            *s = if pre <= 63 {
+                ((63 - pre) << 1) as u8
+            } else {
+                (((pre - 64) << 1) | 1) as u8
+            };
         }
-        Engine { low: 0, range: 510, outstanding: 0, first: true, acc: 0, nacc: 0, st }
+        Engine {
+            low: 0,
+            range: 510,
+            outstanding: 0,
+            first: true,
+            acc: 0,
+            nacc: 0,
+            st,
+        }
     }
 
     /// Queues `n` (≤ 8) bits.
@@ -90,7 +106,12 @@ impl Engine {
     }
 
     /// Encodes one decision bin with context `ctx` (9.3.4.2).
-    pub fn decision<S: BitSink>(&mut self, out: &mut S, ctx: usize, bin: bool) -> Result<(), BitError> {
+    pub fn decision<S: BitSink>(
+        &mut self,
+        out: &mut S,
+        ctx: usize,
+        bin: bool,
+    ) -> Result<(), BitError> {
         let s = self.st.get(ctx).copied().unwrap_or(0);
         let (state, mps) = ((s >> 1) as usize, s & 1);
         let lps = RANGE_LPS[state & 63][((self.range >> 6) & 3) as usize] as u32;
@@ -144,7 +165,12 @@ impl Engine {
     }
 
     /// Exp-Golomb k-th order suffix in bypass bins (9.3.2.3).
-    fn exp_golomb<S: BitSink>(&mut self, out: &mut S, mut v: u32, mut k: u32) -> Result<(), BitError> {
+    fn exp_golomb<S: BitSink>(
+        &mut self,
+        out: &mut S,
+        mut v: u32,
+        mut k: u32,
+    ) -> Result<(), BitError> {
         loop {
             if v >= (1 << k) {
                 self.bypass(out, true)?;
@@ -184,9 +210,17 @@ pub struct CabacWriter {
 
 impl CabacWriter {
     /// Writes cabac_alignment_one_bit and initialises the engine for the slice.
-    pub fn new<S: BitSink>(out: &mut S, p_slice: bool, init_idc: u8, qp: u8) -> Result<Self, BitError> {
+    pub fn new<S: BitSink>(
+        out: &mut S,
+        p_slice: bool,
+        init_idc: u8,
+        qp: u8,
+    ) -> Result<Self, BitError> {
         out.align_with(true)?;
-        Ok(CabacWriter { e: Engine::new(p_slice, init_idc, qp), p_slice })
+        Ok(CabacWriter {
+            e: Engine::new(p_slice, init_idc, qp),
+            p_slice,
+        })
     }
 
     fn bin<S: BitSink>(&mut self, out: &mut S, ctx: usize, b: bool) -> Result<(), BitError> {
@@ -194,9 +228,19 @@ impl CabacWriter {
     }
 
     /// Writes one macroblock (including mb_skip_flag in P slices) and end_of_slice_flag.
-    pub fn mb<S: BitSink>(&mut self, out: &mut S, cur: &MbInfo, co: &Coeffs, left: Option<&MbInfo>, top: Option<&MbInfo>, last: bool) -> Result<(), BitError> {
+    pub fn mb<S: BitSink>(
+        &mut self,
+        out: &mut S,
+        cur: &MbInfo,
+        co: &Coeffs,
+        left: Option<&MbInfo>,
+        top: Option<&MbInfo>,
+        last: bool,
+    ) -> Result<(), BitError> {
         if self.p_slice {
-            let c = |n: Option<&MbInfo>| n.map(|m| m.mb_type != MbType::PSkip).unwrap_or(false) as usize;
+            let c = |n: Option<&MbInfo>| {
+                n.map(|m| m.mb_type != MbType::PSkip).unwrap_or(false) as usize
+            };
             let skip = cur.mb_type == MbType::PSkip;
             self.bin(out, 11 + c(left) + c(top), skip)?;
             if skip {
@@ -224,9 +268,16 @@ impl CabacWriter {
             MbType::I16x16 => self.chroma_mode(out, cur, left, top)?,
             _ => {
                 for comp in 0..2 {
-                    let a = |n: Option<&MbInfo>| n.map(|m| m.mvd[comp].unsigned_abs() as u32).unwrap_or(0);
+                    let a = |n: Option<&MbInfo>| {
+                        n.map(|m| m.mvd[comp].unsigned_abs() as u32).unwrap_or(0)
+                    };
                     let sum = a(left) + a(top);
-                    self.mvd(out, if comp == 0 { 40 } else { 47 }, sum, cur.mvd[comp] as i32)?;
+                    self.mvd(
+                        out,
+                        if comp == 0 { 40 } else { 47 },
+                        sum,
+                        cur.mvd[comp] as i32,
+                    )?;
                 }
             }
         }
@@ -240,7 +291,13 @@ impl CabacWriter {
         self.e.terminate(out, last)
     }
 
-    fn mb_type<S: BitSink>(&mut self, out: &mut S, cur: &MbInfo, left: Option<&MbInfo>, top: Option<&MbInfo>) -> Result<(), BitError> {
+    fn mb_type<S: BitSink>(
+        &mut self,
+        out: &mut S,
+        cur: &MbInfo,
+        left: Option<&MbInfo>,
+        top: Option<&MbInfo>,
+    ) -> Result<(), BitError> {
         let i16 = cur.mb_type == MbType::I16x16;
         let cbp_l = cur.cbp & 15;
         let cbp_c = cur.cbp >> 4;
@@ -256,7 +313,8 @@ impl CabacWriter {
             self.bin(out, 17, i16)?;
             (c_l, c_c, c_c2, c_m1, c_m0) = (18, 19, 19, 20, 20);
         } else {
-            let c = |n: Option<&MbInfo>| n.map(|m| m.mb_type != MbType::I4x4).unwrap_or(false) as usize;
+            let c =
+                |n: Option<&MbInfo>| n.map(|m| m.mb_type != MbType::I4x4).unwrap_or(false) as usize;
             self.bin(out, 3 + c(left) + c(top), i16)?;
             (c_l, c_c, c_c2, c_m1, c_m0) = (6, 7, 8, 9, 10);
         }
@@ -273,8 +331,17 @@ impl CabacWriter {
         self.bin(out, c_m0, cur.i16_mode & 1 != 0)
     }
 
-    fn chroma_mode<S: BitSink>(&mut self, out: &mut S, cur: &MbInfo, left: Option<&MbInfo>, top: Option<&MbInfo>) -> Result<(), BitError> {
-        let c = |n: Option<&MbInfo>| n.map(|m| m.mb_type.is_intra() && m.chroma_mode != 0).unwrap_or(false) as usize;
+    fn chroma_mode<S: BitSink>(
+        &mut self,
+        out: &mut S,
+        cur: &MbInfo,
+        left: Option<&MbInfo>,
+        top: Option<&MbInfo>,
+    ) -> Result<(), BitError> {
+        let c = |n: Option<&MbInfo>| {
+            n.map(|m| m.mb_type.is_intra() && m.chroma_mode != 0)
+                .unwrap_or(false) as usize
+        };
         let m = cur.chroma_mode;
         self.bin(out, 64 + c(left) + c(top), m != 0)?;
         if m != 0 {
@@ -286,9 +353,21 @@ impl CabacWriter {
         Ok(())
     }
 
-    fn mvd<S: BitSink>(&mut self, out: &mut S, base: usize, sum: u32, v: i32) -> Result<(), BitError> {
+    fn mvd<S: BitSink>(
+        &mut self,
+        out: &mut S,
+        base: usize,
+        sum: u32,
+        v: i32,
+    ) -> Result<(), BitError> {
         let a = v.unsigned_abs();
-        let inc = if sum < 3 { 0 } else if sum <= 32 { 1 } else { 2 };
+        let inc = if sum < 3 {
+            0
+        } else if sum <= 32 {
+            1
+        } else {
+            2
+        };
         self.bin(out, base + inc, a != 0)?;
         if a == 0 {
             return Ok(());
@@ -306,7 +385,13 @@ impl CabacWriter {
         self.e.bypass(out, v < 0)
     }
 
-    fn cbp<S: BitSink>(&mut self, out: &mut S, cur: &MbInfo, left: Option<&MbInfo>, top: Option<&MbInfo>) -> Result<(), BitError> {
+    fn cbp<S: BitSink>(
+        &mut self,
+        out: &mut S,
+        cur: &MbInfo,
+        left: Option<&MbInfo>,
+        top: Option<&MbInfo>,
+    ) -> Result<(), BitError> {
         // condTermFlagN is 1 when the neighbouring 8×8 block has no coded luma (or is skipped),
         // 0 when it is coded or the neighbour is missing (9.3.3.1.1.4).
         let nb = |n: Option<&MbInfo>, b8: usize| -> usize {
@@ -319,8 +404,16 @@ impl CabacWriter {
         let cbp = cur.cbp;
         for b8 in 0..4usize {
             let (x, y) = (b8 & 1, b8 >> 1);
-            let a = if x > 0 { ((cbp >> (b8 - 1)) & 1 == 0) as usize } else { nb(left, b8 + 1) };
-            let b = if y > 0 { ((cbp >> (b8 - 2)) & 1 == 0) as usize } else { nb(top, b8 + 2) };
+            let a = if x > 0 {
+                ((cbp >> (b8 - 1)) & 1 == 0) as usize
+            } else {
+                nb(left, b8 + 1)
+            };
+            let b = if y > 0 {
+                ((cbp >> (b8 - 2)) & 1 == 0) as usize
+            } else {
+                nb(top, b8 + 2)
+            };
             self.bin(out, 73 + a + 2 * b, (cbp >> b8) & 1 != 0)?;
         }
         let cc = |n: Option<&MbInfo>, two: bool| -> usize {
@@ -342,7 +435,15 @@ impl CabacWriter {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn residual<S: BitSink>(&mut self, out: &mut S, cur: &MbInfo, co: &Coeffs, left: Option<&MbInfo>, top: Option<&MbInfo>, intra: bool) -> Result<(), BitError> {
+    fn residual<S: BitSink>(
+        &mut self,
+        out: &mut S,
+        cur: &MbInfo,
+        co: &Coeffs,
+        left: Option<&MbInfo>,
+        top: Option<&MbInfo>,
+        intra: bool,
+    ) -> Result<(), BitError> {
         let missing = intra as usize;
         let cbp_l = cur.cbp & 15;
         let cbp_c = cur.cbp >> 4;
@@ -363,8 +464,16 @@ impl CabacWriter {
         };
         let luma_inc = |r: usize| -> usize {
             let (x, y) = (r & 3, r >> 2);
-            let a = if x > 0 { (cur.nnz[r - 1] > 0) as usize } else { luma_nb(left, r + 3) };
-            let b = if y > 0 { (cur.nnz[r - 4] > 0) as usize } else { luma_nb(top, r + 12) };
+            let a = if x > 0 {
+                (cur.nnz[r - 1] > 0) as usize
+            } else {
+                luma_nb(left, r + 3)
+            };
+            let b = if y > 0 {
+                (cur.nnz[r - 4] > 0) as usize
+            } else {
+                luma_nb(top, r + 12)
+            };
             a + 2 * b
         };
         if cur.mb_type == MbType::I16x16 {
@@ -416,8 +525,16 @@ impl CabacWriter {
                 };
                 for b in 0..4 {
                     let (x, y) = (b & 1, b >> 1);
-                    let a = if x > 0 { (cur.nnz_c[c][b - 1] > 0) as usize } else { nb(left, b + 1) };
-                    let t = if y > 0 { (cur.nnz_c[c][b - 2] > 0) as usize } else { nb(top, b + 2) };
+                    let a = if x > 0 {
+                        (cur.nnz_c[c][b - 1] > 0) as usize
+                    } else {
+                        nb(left, b + 1)
+                    };
+                    let t = if y > 0 {
+                        (cur.nnz_c[c][b - 2] > 0) as usize
+                    } else {
+                        nb(top, b + 2)
+                    };
                     self.block(out, &co.cac[c][b][1..16], Cat::ChromaAc, a + 2 * t)?;
                 }
             }
@@ -426,7 +543,13 @@ impl CabacWriter {
     }
 
     /// residual_block_cabac() for one block (coefficients in scan order).
-    fn block<S: BitSink>(&mut self, out: &mut S, c: &[i16], cat: Cat, cbf_inc: usize) -> Result<(), BitError> {
+    fn block<S: BitSink>(
+        &mut self,
+        out: &mut S,
+        c: &[i16],
+        cat: Cat,
+        cbf_inc: usize,
+    ) -> Result<(), BitError> {
         let cat_i = cat as usize;
         let last = c.iter().rposition(|&v| v != 0);
         self.bin(out, 85 + CBF_OFF[cat_i] + cbf_inc, last.is_some())?;

@@ -4,6 +4,7 @@
 //! slices and for P slices with cabac_init_idc 0, 1 and 2.
 
 /// rangeTabLPS[pStateIdx][qCodIRangeIdx].
+#[rustfmt::skip]
 pub const RANGE_LPS: [[u8; 4]; 64] = [
     [128, 176, 208, 240], [128, 167, 197, 227], [128, 158, 187, 216], [123, 150, 178, 205],
     [116, 142, 169, 195], [111, 135, 160, 185], [105, 128, 152, 175], [100, 122, 144, 166],
