@@ -357,7 +357,6 @@ fn robustness() {
                 recs.push((ry, ruv));
             }
             let n = w_.bytes_written();
-            drop(w_);
             results.push((out[..n].to_vec(), std::vec::Vec::new()));
         }
         let half = results.len() / 2;
@@ -449,4 +448,26 @@ fn robustness() {
             Err(EncodeError::Bits(BitError::Overflow))
         );
     }
+}
+
+/// The CABAC bin-count check: our streams report their bins, and the zero-word helper agrees
+/// with the inequality of 7.4.2.10.
+#[test]
+fn cabac_bin_budget() {
+    let f = synthetic(4, 3, 3, 11);
+    for qp in [0u8, 26, 51] {
+        let e = encode_seq(&f, &Cfg::new(CABAC0, qp));
+        for s in &e.stats {
+            assert!(s.cabac_bins > 0);
+            // Generous byte count: nothing needed.
+            assert_eq!(cabac_zero_words_needed(s, s.cabac_bins, 12), 0);
+        }
+    }
+    let s = SliceStats {
+        cabac_bins: 96 * 10 + 3200,
+        ..SliceStats::default()
+    };
+    // 3200 excess bins need 300 bytes (32/3 bins per byte): 100 bytes present → 67 words.
+    assert_eq!(cabac_zero_words_needed(&s, 100, 10), 67);
+    assert_eq!(cabac_zero_words_needed(&s, 300, 10), 0);
 }
