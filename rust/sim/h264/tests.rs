@@ -485,3 +485,34 @@ fn cabac_bin_budget() {
     assert_eq!(cabac_zero_words_needed(&s, 100, 10), 67);
     assert_eq!(cabac_zero_words_needed(&s, 300, 10), 0);
 }
+
+/// Randomised sweep against ffmpeg: sizes, QP, chroma offset, entropy mode and init_idc,
+/// deblocking controls, content and GOP structure. `SLENC_SWEEP=n` runs n cases (default 12).
+#[test]
+fn random_sweep() {
+    let n: u64 = std::env::var("SLENC_SWEEP").ok().and_then(|v| v.parse().ok()).unwrap_or(12);
+    let mut rng = crate::h264::testutil::Rng::new(77);
+    let srcs = ["testsrc2=", "mandelbrot=", "cellauto=rule=110:", "life=mold=10:ratio=0.3:", "smptehdbars=", "rgbtestsrc="];
+    for case in 0..n {
+        let wm = rng.range(1, 12) as usize;
+        let hm = rng.range(1, 9) as usize;
+        let nf = rng.range(2, 5) as usize;
+        let src = srcs[rng.range(0, srcs.len() as i64 - 1) as usize];
+        let frames = match rng.range(0, 2) {
+            0 => synthetic(wm, hm, nf, case),
+            1 => lavfi(&format!("{src}size=320x240"), wm * 16, hm * 16, nf),
+            _ => pan(&format!("{src}size=640x480"), wm * 16, hm * 16, nf),
+        };
+        let entropy = if rng.bool() { CAVLC } else { Entropy::Cabac { init_idc: rng.range(0, 2) as u8 } };
+        let mut c = Cfg::new(entropy, rng.range(0, 51) as u8);
+        c.chroma_qp_index_offset = rng.range(-12, 12) as i8;
+        c.deblock = Deblock {
+            disable_idc: rng.range(0, 2) as u8,
+            alpha_c0_offset_div2: rng.range(-6, 6) as i8,
+            beta_offset_div2: rng.range(-6, 6) as i8,
+        };
+        c.intra_period = rng.range(0, 3) as usize;
+        let what = format!("sweep{case}_{wm}x{hm}_{src}_qp{}_{:?}_{:?}_{}", c.qp, c.entropy, c.deblock, c.chroma_qp_index_offset);
+        check_bitexact(&frames, &c, &what);
+    }
+}
