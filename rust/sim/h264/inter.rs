@@ -49,7 +49,12 @@ impl Default for SubpelPlanes {
 impl SubpelPlanes {
     /// All-zero planes, to be filled by [`SubpelPlanes::fill`].
     pub const fn new() -> Self {
-        SubpelPlanes { f: [[0; N]; N], b: [[0; N]; N], h: [[0; N]; N], j: [[0; N]; N] }
+        SubpelPlanes {
+            f: [[0; N]; N],
+            b: [[0; N]; N],
+            h: [[0; N]; N],
+            j: [[0; N]; N],
+        }
     }
 
     /// Builds all planes for the block whose integer origin is (x0, y0) in the reference (may
@@ -65,13 +70,24 @@ impl SubpelPlanes {
     /// and with a 6-row ring of intermediates, because this runs in kernel context on 32-bit
     /// ARM with an 8 KiB stack.
     #[inline(never)]
-    pub fn fill(&mut self, r: &RefPlane, x0: i32, y0: i32, want_b: bool, want_h: bool, want_j: bool) {
+    pub fn fill(
+        &mut self,
+        r: &RefPlane,
+        x0: i32,
+        y0: i32,
+        want_b: bool,
+        want_h: bool,
+        want_j: bool,
+    ) {
         let mut win = [[0u8; W]; W];
         let wmax = r.width as i32 - 1;
         let hmax = r.height as i32 - 1;
         let data = r.plane.data;
         let stride = r.plane.stride;
-        let inside = x0 - 3 >= 0 && y0 - 3 >= 0 && x0 - 3 + W as i32 <= wmax + 1 && y0 - 3 + W as i32 <= hmax + 1;
+        let inside = x0 - 3 >= 0
+            && y0 - 3 >= 0
+            && x0 - 3 + W as i32 <= wmax + 1
+            && y0 - 3 + W as i32 <= hmax + 1;
         for (wy, row) in win.iter_mut().enumerate() {
             let yy = (y0 - 3 + wy as i32).clamp(0, hmax) as usize;
             let base = yy * stride;
@@ -94,9 +110,12 @@ impl SubpelPlanes {
         }
         if want_h {
             for y in 0..N {
-                for x in 0..N {
-                    let v = |k: usize| win[y + k][x + 2] as i32;
-                    self.h[y][x] = clip((tap6(v(0), v(1), v(2), v(3), v(4), v(5)) + 16) >> 5);
+                // Row slices hoisted so the inner loop is straight-line (and vectorisable).
+                let (r0, r1, r2) = (&win[y][2..N + 2], &win[y + 1][2..N + 2], &win[y + 2][2..N + 2]);
+                let (r3, r4, r5) = (&win[y + 3][2..N + 2], &win[y + 4][2..N + 2], &win[y + 5][2..N + 2]);
+                for (x, o) in self.h[y].iter_mut().enumerate() {
+                    let t = tap6(r0[x] as i32, r1[x] as i32, r2[x] as i32, r3[x] as i32, r4[x] as i32, r5[x] as i32);
+                    *o = clip((t + 16) >> 5);
                 }
             }
         }
@@ -108,20 +127,22 @@ impl SubpelPlanes {
             for r in rows {
                 let row = &win[r];
                 let slot = r % 6;
-                for x in 0..N {
-                    let v = |k: usize| row[x + k] as i32;
-                    ring[slot][x] = tap6(v(0), v(1), v(2), v(3), v(4), v(5)) as i16;
+                for (x, o) in ring[slot].iter_mut().enumerate() {
+                    let w6 = &row[x..x + 6];
+                    *o = tap6(w6[0] as i32, w6[1] as i32, w6[2] as i32, w6[3] as i32, w6[4] as i32, w6[5] as i32) as i16;
                 }
                 if want_b && (2..N + 2).contains(&r) {
-                    for x in 0..N {
-                        self.b[r - 2][x] = clip((ring[slot][x] as i32 + 16) >> 5);
+                    for (o, &v) in self.b[r - 2].iter_mut().zip(ring[slot].iter()) {
+                        *o = clip((v as i32 + 16) >> 5);
                     }
                 }
                 if want_j && r >= 5 {
                     let y = r - 5;
-                    for x in 0..N {
-                        let v = |k: usize| ring[(y + k) % 6][x] as i32;
-                        self.j[y][x] = clip((tap6(v(0), v(1), v(2), v(3), v(4), v(5)) + 512) >> 10);
+                    let (q0, q1, q2) = (&ring[y % 6], &ring[(y + 1) % 6], &ring[(y + 2) % 6]);
+                    let (q3, q4, q5) = (&ring[(y + 3) % 6], &ring[(y + 4) % 6], &ring[(y + 5) % 6]);
+                    for (x, o) in self.j[y].iter_mut().enumerate() {
+                        let t = tap6(q0[x] as i32, q1[x] as i32, q2[x] as i32, q3[x] as i32, q4[x] as i32, q5[x] as i32);
+                        *o = clip((t + 512) >> 10);
                     }
                 }
             }
@@ -229,8 +250,19 @@ pub fn mc_chroma(r: &RefPlane, cx: i32, cy: i32, mv: [i16; 2], u: &mut [u8; 64],
     // 9×9 clamped window per component.
     let mut wu = [[0i32; 9]; 9];
     let mut wv = [[0i32; 9]; 9];
+    let inside = xi >= 0 && yi >= 0 && xi + 9 <= wmax + 1 && yi + 9 <= hmax + 1;
     for y in 0..9 {
         let yy = (yi + y as i32).clamp(0, hmax) as usize * stride;
+        if inside {
+            let o = yy + xi as usize * 2;
+            if let Some(row) = data.get(o..o + 18) {
+                for x in 0..9 {
+                    wu[y][x] = row[2 * x] as i32;
+                    wv[y][x] = row[2 * x + 1] as i32;
+                }
+                continue;
+            }
+        }
         for x in 0..9 {
             let xx = (xi + x as i32).clamp(0, wmax) as usize * 2;
             wu[y][x] = data.get(yy + xx).copied().unwrap_or(0) as i32;
@@ -240,8 +272,18 @@ pub fn mc_chroma(r: &RefPlane, cx: i32, cy: i32, mv: [i16; 2], u: &mut [u8; 64],
     let (c00, c10, c01, c11) = ((8 - fx) * (8 - fy), fx * (8 - fy), (8 - fx) * fy, fx * fy);
     for y in 0..8 {
         for x in 0..8 {
-            u[y * 8 + x] = ((c00 * wu[y][x] + c10 * wu[y][x + 1] + c01 * wu[y + 1][x] + c11 * wu[y + 1][x + 1] + 32) >> 6) as u8;
-            v[y * 8 + x] = ((c00 * wv[y][x] + c10 * wv[y][x + 1] + c01 * wv[y + 1][x] + c11 * wv[y + 1][x + 1] + 32) >> 6) as u8;
+            u[y * 8 + x] = ((c00 * wu[y][x]
+                + c10 * wu[y][x + 1]
+                + c01 * wu[y + 1][x]
+                + c11 * wu[y + 1][x + 1]
+                + 32)
+                >> 6) as u8;
+            v[y * 8 + x] = ((c00 * wv[y][x]
+                + c10 * wv[y][x + 1]
+                + c01 * wv[y + 1][x]
+                + c11 * wv[y + 1][x + 1]
+                + 32)
+                >> 6) as u8;
         }
     }
 }
@@ -257,7 +299,11 @@ fn median(a: i16, b: i16, c: i16) -> i16 {
 /// Motion vector predictor of a 16×16 partition with refIdx 0 (8.4.1.3): `c` is C, already
 /// replaced by D by the caller when C is not available.
 pub fn mv_pred(a: MvNb, b: MvNb, c: MvNb) -> [i16; 2] {
-    let (a, b, c) = if b.is_none() && c.is_none() && a.is_some() { (a, a, a) } else { (a, b, c) };
+    let (a, b, c) = if b.is_none() && c.is_none() && a.is_some() {
+        (a, a, a)
+    } else {
+        (a, b, c)
+    };
     let get = |n: MvNb| n.unwrap_or((-1, [0, 0]));
     let (ra, ma) = get(a);
     let (rb, mb) = get(b);
@@ -324,7 +370,11 @@ fn sad_int(src: &[u8; 256], r: &RefPlane, x: i32, y: i32, limit: u32) -> u32 {
 
 /// Bits of a signed Exp-Golomb code, the motion cost model for both entropy coders.
 pub fn se_bits(v: i32) -> u32 {
-    let code = if v > 0 { 2 * v as u32 - 1 } else { (-2 * v) as u32 };
+    let code = if v > 0 {
+        2 * v as u32 - 1
+    } else {
+        (-2 * v) as u32
+    };
     2 * (31 - (code + 1).leading_zeros()) + 1
 }
 
@@ -349,7 +399,16 @@ const MV_LIMIT: i32 = 64 * 4;
 /// refinement around the best integer vector.
 /// The prediction for the chosen vector is left in `pred`.
 #[allow(clippy::too_many_arguments)]
-pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], extra: &[[i16; 2]], lambda: u32, pred: &mut [u8; 256]) -> Motion {
+pub fn search(
+    src: &[u8; 256],
+    r: &RefPlane,
+    bx: i32,
+    by: i32,
+    mvp: [i16; 2],
+    extra: &[[i16; 2]],
+    lambda: u32,
+    pred: &mut [u8; 256],
+) -> Motion {
     let clamp_mv = |v: i32| v.clamp(-MV_LIMIT, MV_LIMIT);
     // Integer stage, in full samples.
     let mut best = [0i32; 2];
@@ -375,7 +434,16 @@ pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], ex
         try_int([round(e[0]), round(e[1])], &mut best, &mut best_cost);
     }
     // Large diamond until the centre wins, then one small diamond step.
-    const LDIA: [[i32; 2]; 8] = [[0, -2], [1, -1], [2, 0], [1, 1], [0, 2], [-1, 1], [-2, 0], [-1, -1]];
+    const LDIA: [[i32; 2]; 8] = [
+        [0, -2],
+        [1, -1],
+        [2, 0],
+        [1, 1],
+        [0, 2],
+        [-1, 1],
+        [-2, 0],
+        [-1, -1],
+    ];
     const SDIA: [[i32; 2]; 4] = [[0, -1], [1, 0], [0, 1], [-1, 0]];
     for _ in 0..16 {
         let c = best;
@@ -422,7 +490,10 @@ pub fn search(src: &[u8; 256], r: &RefPlane, bx: i32, by: i32, mvp: [i16; 2], ex
         }
     }
     planes.predict(bq[0], bq[1], pred);
-    Motion { mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16], cost: bcost }
+    Motion {
+        mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16],
+        cost: bcost,
+    }
 }
 
 #[cfg(test)]
@@ -434,19 +505,35 @@ mod tests {
         assert_eq!(median(1, 5, 3), 3);
         assert_eq!(median(-4, -9, 2), -4);
         // Only A has refIdx 0: its vector is the predictor.
-        assert_eq!(mv_pred(Some((0, [4, 4])), Some((-1, [0, 0])), Some((-1, [0, 0]))), [4, 4]);
+        assert_eq!(
+            mv_pred(Some((0, [4, 4])), Some((-1, [0, 0])), Some((-1, [0, 0]))),
+            [4, 4]
+        );
         // B and C unavailable: A everywhere.
         assert_eq!(mv_pred(Some((0, [7, -3])), None, None), [7, -3]);
         // Skip: a neighbour with zero vector forces zero.
-        assert_eq!(skip_mv(Some((0, [0, 0])), Some((0, [8, 8])), Some((0, [8, 8]))), [0, 0]);
-        assert_eq!(skip_mv(Some((0, [8, 4])), Some((0, [8, 8])), Some((0, [8, 8]))), [8, 8]);
+        assert_eq!(
+            skip_mv(Some((0, [0, 0])), Some((0, [8, 8])), Some((0, [8, 8]))),
+            [0, 0]
+        );
+        assert_eq!(
+            skip_mv(Some((0, [8, 4])), Some((0, [8, 8])), Some((0, [8, 8]))),
+            [8, 8]
+        );
     }
 
     #[test]
     fn integer_mc_is_a_copy() {
         let data: std::vec::Vec<u8> = (0..64 * 64).map(|i| (i * 7 % 251) as u8).collect();
-        let plane = Plane { data: &data, stride: 64 };
-        let r = RefPlane { plane: &plane, width: 64, height: 64 };
+        let plane = Plane {
+            data: &data,
+            stride: 64,
+        };
+        let r = RefPlane {
+            plane: &plane,
+            width: 64,
+            height: 64,
+        };
         let mut out = [0u8; 256];
         mc_luma(&r, 16, 16, [8, -4], &mut out);
         for j in 0..16 {

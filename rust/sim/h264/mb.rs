@@ -9,7 +9,9 @@ use super::intra::{self, Edge, Edge4};
 use super::quant::{self, Rounding};
 use super::tables::{BLK_RASTER, CHROMA_QP, LAMBDA, RASTER_BLK, ZIGZAG};
 use super::transform::{fdct4, hadamard4, idct4, satd4};
-use super::{EncodeError, Entropy, MbInfo, MbType, Nv12, Nv12Mut, SliceParams, SliceStats, SliceType};
+use super::{
+    EncodeError, Entropy, MbInfo, MbType, Nv12, Nv12Mut, SliceParams, SliceStats, SliceType,
+};
 use crate::h264::bits::BitSink;
 
 /// Quantised levels of one macroblock, in coding (scan) order.
@@ -26,15 +28,40 @@ pub struct Coeffs {
 }
 
 impl Coeffs {
-    const ZERO: Coeffs = Coeffs { luma_dc: [0; 16], luma: [[0; 16]; 16], cdc: [[0; 4]; 2], cac: [[[0; 16]; 4]; 2] };
+    const ZERO: Coeffs = Coeffs {
+        luma_dc: [0; 16],
+        luma: [[0; 16]; 16],
+        cdc: [[0; 4]; 2],
+        cac: [[[0; 16]; 4]; 2],
+    };
 }
 
 /// The Intra4x4PredMode predictor for block (bx, by) (8.3.1.1): `modes` holds the current
 /// macroblock's modes (raster), neighbours that are not I4x4 count as DC.
-pub fn pred_i4_mode(modes: &[u8; 16], bx: usize, by: usize, left: Option<&MbInfo>, top: Option<&MbInfo>) -> u8 {
-    let nb = |m: &MbInfo, i: usize| if m.mb_type == MbType::I4x4 { m.i4_modes[i] } else { 2 };
-    let a = if bx > 0 { Some(modes[by * 4 + bx - 1]) } else { left.map(|l| nb(l, by * 4 + 3)) };
-    let b = if by > 0 { Some(modes[(by - 1) * 4 + bx]) } else { top.map(|t| nb(t, 12 + bx)) };
+pub fn pred_i4_mode(
+    modes: &[u8; 16],
+    bx: usize,
+    by: usize,
+    left: Option<&MbInfo>,
+    top: Option<&MbInfo>,
+) -> u8 {
+    let nb = |m: &MbInfo, i: usize| {
+        if m.mb_type == MbType::I4x4 {
+            m.i4_modes[i]
+        } else {
+            2
+        }
+    };
+    let a = if bx > 0 {
+        Some(modes[by * 4 + bx - 1])
+    } else {
+        left.map(|l| nb(l, by * 4 + 3))
+    };
+    let b = if by > 0 {
+        Some(modes[(by - 1) * 4 + bx])
+    } else {
+        top.map(|t| nb(t, 12 + bx))
+    };
     match (a, b) {
         (Some(a), Some(b)) => a.min(b),
         _ => 2,
@@ -61,7 +88,10 @@ struct Src {
 }
 
 fn load_src(f: &Nv12, mx: usize, my: usize) -> Src {
-    let mut s = Src { y: [0; 256], c: [[0; 64]; 2] };
+    let mut s = Src {
+        y: [0; 256],
+        c: [[0; 64]; 2],
+    };
     for j in 0..16 {
         let o = (my * 16 + j) * f.y.stride + mx * 16;
         if let Some(row) = f.y.data.get(o..o + 16) {
@@ -88,7 +118,13 @@ fn edge16(r: &Nv12Mut, mx: usize, my: usize) -> Edge {
     let s = r.y.stride;
     let d = &*r.y.data;
     let (x0, y0) = (mx * 16, my * 16);
-    let mut e = Edge { top: [0; 16], left: [0; 16], tl: 0, has_top: my > 0, has_left: mx > 0 };
+    let mut e = Edge {
+        top: [0; 16],
+        left: [0; 16],
+        tl: 0,
+        has_top: my > 0,
+        has_left: mx > 0,
+    };
     for i in 0..16 {
         if e.has_top {
             e.top[i] = get(d, (y0 - 1) * s + x0 + i);
@@ -107,7 +143,13 @@ fn edge_c(r: &Nv12Mut, mx: usize, my: usize, c: usize) -> Edge {
     let s = r.uv.stride;
     let d = &*r.uv.data;
     let (x0, y0) = (mx * 8, my * 8);
-    let mut e = Edge { top: [0; 16], left: [0; 16], tl: 0, has_top: my > 0, has_left: mx > 0 };
+    let mut e = Edge {
+        top: [0; 16],
+        left: [0; 16],
+        tl: 0,
+        has_top: my > 0,
+        has_left: mx > 0,
+    };
     for i in 0..8 {
         if e.has_top {
             e.top[i] = get(d, (y0 - 1) * s + 2 * (x0 + i) + c);
@@ -134,13 +176,24 @@ fn edge4(r: &Nv12Mut, mx: usize, my: usize, w: usize, bx: usize, by: usize) -> E
     } else {
         bx < 3 && RASTER_BLK[(by - 1) * 4 + bx + 1] < RASTER_BLK[by * 4 + bx]
     };
-    let mut e = Edge4 { top: [0; 8], left: [0; 4], tl: 0, has_top, has_left, has_tl: has_top && has_left };
+    let mut e = Edge4 {
+        top: [0; 8],
+        left: [0; 4],
+        tl: 0,
+        has_top,
+        has_left,
+        has_tl: has_top && has_left,
+    };
     if has_top {
         for i in 0..4 {
             e.top[i] = get(d, (py - 1) * s + px + i);
         }
         for i in 4..8 {
-            e.top[i] = if has_tr { get(d, (py - 1) * s + px + i) } else { e.top[3] };
+            e.top[i] = if has_tr {
+                get(d, (py - 1) * s + px + i)
+            } else {
+                e.top[3]
+            };
         }
     }
     if has_left {
@@ -261,11 +314,22 @@ fn decimate_score(levels: &[i32; 16], first: usize) -> u32 {
 
 /// Codes an 8×8 chroma pair given its prediction: returns (CodedBlockPatternChroma, nnz, DC
 /// flags in bits 1..2) and fills `co` and the reconstruction.
-fn code_chroma(src: &Src, pred: &[[u8; 64]; 2], qpc: u8, r: Rounding, co: &mut Coeffs, rec: &mut [[u8; 64]; 2]) -> (u8, [[u8; 4]; 2], u8) {
+fn code_chroma(
+    src: &Src,
+    pred: &[[u8; 64]; 2],
+    qpc: u8,
+    r: Rounding,
+    co: &mut Coeffs,
+    rec: &mut [[u8; 64]; 2],
+) -> (u8, [[u8; 4]; 2], u8) {
     let mut lev = [[[0i32; 16]; 4]; 2];
     let mut dc = [[0i32; 4]; 2];
     let mut nnz = [[0u8; 4]; 2];
-    let zero_sad = if r == Rounding::Inter { quant::zero_sad_limit(qpc) } else { 0 };
+    let zero_sad = if r == Rounding::Inter {
+        quant::zero_sad_limit(qpc)
+    } else {
+        0
+    };
     for c in 0..2 {
         for b in 0..4 {
             let mut d = diff4(&src.c[c], &pred[c], 8, b & 1, b >> 1);
@@ -294,7 +358,13 @@ fn code_chroma(src: &Src, pred: &[[u8; 64]; 2], qpc: u8, r: Rounding, co: &mut C
     }
     let any_ac = nnz.iter().flatten().any(|&n| n > 0);
     let any_dc = dc.iter().flatten().any(|&v| v != 0);
-    let cbp = if any_ac { 2 } else if any_dc { 1 } else { 0 };
+    let cbp = if any_ac {
+        2
+    } else if any_dc {
+        1
+    } else {
+        0
+    };
     let mut flags = 0;
     for c in 0..2 {
         if dc[c].iter().any(|&v| v != 0) {
@@ -327,7 +397,13 @@ fn code_chroma(src: &Src, pred: &[[u8; 64]; 2], qpc: u8, r: Rounding, co: &mut C
 }
 
 /// Intra 16×16 luma coding with the given prediction. Returns (cbp luma, nnz, DC flag).
-fn code_i16(src: &Src, pred: &[u8; 256], qp: u8, co: &mut Coeffs, rec: &mut [u8; 256]) -> (u8, [u8; 16], bool) {
+fn code_i16(
+    src: &Src,
+    pred: &[u8; 256],
+    qp: u8,
+    co: &mut Coeffs,
+    rec: &mut [u8; 256],
+) -> (u8, [u8; 16], bool) {
     let mut lev = [[0i32; 16]; 16];
     let mut dc = [0i32; 16];
     let mut nnz = [0u8; 16];
@@ -366,7 +442,13 @@ fn code_i16(src: &Src, pred: &[u8; 256], qp: u8, co: &mut Coeffs, rec: &mut [u8;
 }
 
 /// Inter luma coding with the given prediction. Returns (cbp luma, nnz).
-fn code_luma_inter(src: &Src, pred: &[u8; 256], qp: u8, co: &mut Coeffs, rec: &mut [u8; 256]) -> (u8, [u8; 16]) {
+fn code_luma_inter(
+    src: &Src,
+    pred: &[u8; 256],
+    qp: u8,
+    co: &mut Coeffs,
+    rec: &mut [u8; 256],
+) -> (u8, [u8; 16]) {
     let mut lev = [[0i32; 16]; 16];
     let mut nnz = [0u8; 16];
     let zero_sad = quant::zero_sad_limit(qp);
@@ -434,7 +516,12 @@ fn code_luma_inter(src: &Src, pred: &[u8; 256], qp: u8, co: &mut Coeffs, rec: &m
 pub fn b8_blocks(b8: usize) -> [usize; 4] {
     let x = (b8 & 1) * 2;
     let y = (b8 >> 1) * 2;
-    [y * 4 + x, y * 4 + x + 1, (y + 1) * 4 + x, (y + 1) * 4 + x + 1]
+    [
+        y * 4 + x,
+        y * 4 + x + 1,
+        (y + 1) * 4 + x,
+        (y + 1) * 4 + x + 1,
+    ]
 }
 
 /// Chooses the best chroma intra mode by SATD.
@@ -475,7 +562,17 @@ fn best_i16(src: &Src, e: &Edge, lambda: u32) -> (u32, u8) {
 
 /// Codes the luma of an I4x4 macroblock straight into the reconstruction; returns the cost.
 #[allow(clippy::too_many_arguments)]
-fn code_i4(ctx: &Ctx, src: &Src, rec: &mut Nv12Mut, mx: usize, my: usize, left: Option<&MbInfo>, top: Option<&MbInfo>, co: &mut Coeffs, cur: &mut MbInfo) -> u32 {
+fn code_i4(
+    ctx: &Ctx,
+    src: &Src,
+    rec: &mut Nv12Mut,
+    mx: usize,
+    my: usize,
+    left: Option<&MbInfo>,
+    top: Option<&MbInfo>,
+    co: &mut Coeffs,
+    cur: &mut MbInfo,
+) -> u32 {
     let mut modes = [2u8; 16];
     let mut cost = 6 * ctx.lambda;
     let mut nnz = [0u8; 16];
@@ -546,7 +643,15 @@ fn code_i4(ctx: &Ctx, src: &Src, rec: &mut Nv12Mut, mx: usize, my: usize, left: 
 }
 
 /// Codes the chroma of an intra macroblock (mode chosen by SATD) into `cur`/`co`/recon.
-fn code_intra_chroma(ctx: &Ctx, src: &Src, rec: &mut Nv12Mut, mx: usize, my: usize, co: &mut Coeffs, cur: &mut MbInfo) {
+fn code_intra_chroma(
+    ctx: &Ctx,
+    src: &Src,
+    rec: &mut Nv12Mut,
+    mx: usize,
+    my: usize,
+    co: &mut Coeffs,
+    cur: &mut MbInfo,
+) {
     let eu = edge_c(rec, mx, my, 0);
     let ev = edge_c(rec, mx, my, 1);
     let m = best_chroma_mode(src, &eu, &ev);
@@ -564,7 +669,16 @@ fn code_intra_chroma(ctx: &Ctx, src: &Src, rec: &mut Nv12Mut, mx: usize, my: usi
 
 /// Codes the luma of an I16x16 macroblock with mode `m`.
 #[allow(clippy::too_many_arguments)]
-fn code_i16_mb(ctx: &Ctx, src: &Src, rec: &mut Nv12Mut, mx: usize, my: usize, m: u8, co: &mut Coeffs, cur: &mut MbInfo) {
+fn code_i16_mb(
+    ctx: &Ctx,
+    src: &Src,
+    rec: &mut Nv12Mut,
+    mx: usize,
+    my: usize,
+    m: u8,
+    co: &mut Coeffs,
+    cur: &mut MbInfo,
+) {
     let e = edge16(rec, mx, my);
     let mut pred = [0u8; 256];
     intra::pred16(m, &e, &mut pred);
@@ -581,7 +695,17 @@ fn code_i16_mb(ctx: &Ctx, src: &Src, rec: &mut Nv12Mut, mx: usize, my: usize, m:
 /// Intra macroblock: I16x16 vs I4x4 decision and coding. `inter_cost` is the competing inter
 /// cost (u32::MAX in I slices). Returns None when inter stays better.
 #[allow(clippy::too_many_arguments)]
-fn code_intra(ctx: &Ctx, src: &Src, rec: &mut Nv12Mut, mx: usize, my: usize, left: Option<&MbInfo>, top: Option<&MbInfo>, co: &mut Coeffs, inter_cost: u32) -> Option<MbInfo> {
+fn code_intra(
+    ctx: &Ctx,
+    src: &Src,
+    rec: &mut Nv12Mut,
+    mx: usize,
+    my: usize,
+    left: Option<&MbInfo>,
+    top: Option<&MbInfo>,
+    co: &mut Coeffs,
+    inter_cost: u32,
+) -> Option<MbInfo> {
     let e = edge16(rec, mx, my);
     let (c16, m16) = best_i16(src, &e, ctx.lambda);
     if c16 >= inter_cost.saturating_add(inter_cost / 4) {
@@ -602,14 +726,31 @@ fn code_intra(ctx: &Ctx, src: &Src, rec: &mut Nv12Mut, mx: usize, my: usize, lef
 }
 
 fn nb_mv(m: Option<&MbInfo>) -> MvNb {
-    m.map(|m| if m.mb_type.is_intra() { (-1, [0, 0]) } else { (0, m.mv) })
+    m.map(|m| {
+        if m.mb_type.is_intra() {
+            (-1, [0, 0])
+        } else {
+            (0, m.mv)
+        }
+    })
 }
 
 /// Codes an inter macroblock with vector `mv` and luma prediction `pred` (residual,
 /// reconstruction). With `skip_only`, gives up (None, nothing written) as soon as any residual
 /// would be coded, which is all the P_Skip test needs to know.
 #[allow(clippy::too_many_arguments)]
-fn code_inter(ctx: &Ctx, src: &Src, pred: &[u8; 256], rc: &RefPlane, rec: &mut Nv12Mut, mx: usize, my: usize, mv: [i16; 2], co: &mut Coeffs, skip_only: bool) -> Option<MbInfo> {
+fn code_inter(
+    ctx: &Ctx,
+    src: &Src,
+    pred: &[u8; 256],
+    rc: &RefPlane,
+    rec: &mut Nv12Mut,
+    mx: usize,
+    my: usize,
+    mv: [i16; 2],
+    co: &mut Coeffs,
+    skip_only: bool,
+) -> Option<MbInfo> {
     let mut ry = [0u8; 256];
     let (cbp_l, nnz) = code_luma_inter(src, pred, ctx.qp, co, &mut ry);
     if skip_only && cbp_l != 0 {
@@ -657,7 +798,13 @@ pub(crate) fn encode_mbs<S: BitSink>(
     let w = p.width_mbs as usize;
     let h = p.height_mbs as usize;
     let qpi = (p.qp as i32 + p.chroma_qp_index_offset as i32).clamp(0, 51) as usize;
-    let ctx = Ctx { w, h, qp: p.qp, qpc: CHROMA_QP[qpi], lambda: LAMBDA[p.qp as usize] };
+    let ctx = Ctx {
+        w,
+        h,
+        qp: p.qp,
+        qpc: CHROMA_QP[qpi],
+        lambda: LAMBDA[p.qp as usize],
+    };
     let is_p = p.slice_type == SliceType::P;
     let mut coder = match p.entropy {
         Entropy::Cavlc => Coder::Cavlc(CavlcWriter::new(is_p)),
@@ -666,29 +813,81 @@ pub(crate) fn encode_mbs<S: BitSink>(
     let mut stats = SliceStats::default();
     let refs = match (is_p, reference) {
         (true, Some(r)) => Some((
-            RefPlane { plane: &r.y, width: w * 16, height: h * 16 },
-            RefPlane { plane: &r.uv, width: w * 8, height: h * 8 },
+            RefPlane {
+                plane: &r.y,
+                width: w * 16,
+                height: h * 16,
+            },
+            RefPlane {
+                plane: &r.uv,
+                width: w * 8,
+                height: h * 8,
+            },
         )),
         _ => None,
     };
     for my in 0..ctx.h {
         for mx in 0..ctx.w {
             let idx = my * w + mx;
-            let left = if mx > 0 { info.get(idx - 1).copied() } else { None };
-            let top = if my > 0 { info.get(idx - w).copied() } else { None };
+            let left = if mx > 0 {
+                info.get(idx - 1).copied()
+            } else {
+                None
+            };
+            let top = if my > 0 {
+                info.get(idx - w).copied()
+            } else {
+                None
+            };
             let src_mb = load_src(src, mx, my);
             let mut co = Coeffs::ZERO;
             let cur = match &refs {
-                None => code_intra(&ctx, &src_mb, rec, mx, my, left.as_ref(), top.as_ref(), &mut co, u32::MAX).unwrap_or_default(),
+                None => code_intra(
+                    &ctx,
+                    &src_mb,
+                    rec,
+                    mx,
+                    my,
+                    left.as_ref(),
+                    top.as_ref(),
+                    &mut co,
+                    u32::MAX,
+                )
+                .unwrap_or_default(),
                 Some((rl, rc)) => {
-                    let topright = if my > 0 && mx + 1 < w { info.get(idx + 1 - w).copied() } else { None };
-                    let topleft = if my > 0 && mx > 0 { info.get(idx - 1 - w).copied() } else { None };
+                    let topright = if my > 0 && mx + 1 < w {
+                        info.get(idx + 1 - w).copied()
+                    } else {
+                        None
+                    };
+                    let topleft = if my > 0 && mx > 0 {
+                        info.get(idx - 1 - w).copied()
+                    } else {
+                        None
+                    };
                     let a = nb_mv(left.as_ref());
                     let b = nb_mv(top.as_ref());
-                    let c = if topright.is_some() { nb_mv(topright.as_ref()) } else { nb_mv(topleft.as_ref()) };
+                    let c = if topright.is_some() {
+                        nb_mv(topright.as_ref())
+                    } else {
+                        nb_mv(topleft.as_ref())
+                    };
                     let mvp = inter::mv_pred(a, b, c);
                     let smv = inter::skip_mv(a, b, c);
-                    code_p_mb(&ctx, &src_mb, rl, rc, rec, mx, my, left.as_ref(), top.as_ref(), mvp, smv, &mut co)
+                    code_p_mb(
+                        &ctx,
+                        &src_mb,
+                        rl,
+                        rc,
+                        rec,
+                        mx,
+                        my,
+                        left.as_ref(),
+                        top.as_ref(),
+                        mvp,
+                        smv,
+                        &mut co,
+                    )
                 }
             };
             if let Some(slot) = info.get_mut(idx) {
@@ -712,7 +911,10 @@ pub(crate) fn encode_mbs<S: BitSink>(
     }
     match &mut coder {
         Coder::Cavlc(c) => c.finish(out)?,
-        Coder::Cabac(c) => c.finish(out)?,
+        Coder::Cabac(c) => {
+            c.finish(out)?;
+            stats.cabac_bins = c.bins();
+        }
     }
     Ok(stats)
 }
@@ -738,12 +940,32 @@ fn code_p_mb(
     inter::mc_luma(rl, mx as i32 * 16, my as i32 * 16, smv, &mut pred);
     // A residual averaging more than ~half a quantiser step per sample is never all-zero after
     // quantisation: don't bother testing for P_Skip then.
-    if inter::sad16(&src.y, &pred) <= 384 * ctx.lambda && code_inter(ctx, src, &pred, rc, rec, mx, my, smv, co, true).is_some() {
-        return MbInfo { mb_type: MbType::PSkip, mv: smv, ..MbInfo::default() };
+    if inter::sad16(&src.y, &pred) <= 384 * ctx.lambda
+        && code_inter(ctx, src, &pred, rc, rec, mx, my, smv, co, true).is_some()
+    {
+        return MbInfo {
+            mb_type: MbType::PSkip,
+            mv: smv,
+            ..MbInfo::default()
+        };
     }
-    let extra = [smv, left.map(|m| m.mv).unwrap_or([0, 0]), top.map(|m| m.mv).unwrap_or([0, 0])];
-    let m = inter::search(&src.y, rl, mx as i32 * 16, my as i32 * 16, mvp, &extra, ctx.lambda, &mut pred);
-    let mvbits = inter::se_bits(m.mv[0] as i32 - mvp[0] as i32) + inter::se_bits(m.mv[1] as i32 - mvp[1] as i32);
+    let extra = [
+        smv,
+        left.map(|m| m.mv).unwrap_or([0, 0]),
+        top.map(|m| m.mv).unwrap_or([0, 0]),
+    ];
+    let m = inter::search(
+        &src.y,
+        rl,
+        mx as i32 * 16,
+        my as i32 * 16,
+        mvp,
+        &extra,
+        ctx.lambda,
+        &mut pred,
+    );
+    let mvbits = inter::se_bits(m.mv[0] as i32 - mvp[0] as i32)
+        + inter::se_bits(m.mv[1] as i32 - mvp[1] as i32);
     // Intra only competes where prediction is poor (saves the intra search on most MBs).
     if m.cost > 256 * 2 + 24 * ctx.lambda {
         let inter_cost = satd16(&src.y, &pred) + ctx.lambda * (mvbits + 1);
@@ -755,7 +977,11 @@ fn code_p_mb(
     }
     let mut cur = code_inter(ctx, src, &pred, rc, rec, mx, my, m.mv, co, false).unwrap_or_default();
     if cur.cbp == 0 && m.mv == smv {
-        return MbInfo { mb_type: MbType::PSkip, mv: smv, ..MbInfo::default() };
+        return MbInfo {
+            mb_type: MbType::PSkip,
+            mv: smv,
+            ..MbInfo::default()
+        };
     }
     cur.mvd = [m.mv[0] - mvp[0], m.mv[1] - mvp[1]];
     cur

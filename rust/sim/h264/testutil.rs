@@ -23,31 +23,76 @@ pub struct Frame {
 impl Frame {
     pub fn new(w_mbs: usize, h_mbs: usize) -> Self {
         let (w, h) = (w_mbs * 16, h_mbs * 16);
-        Frame { w, h, y: vec![0; w * h], uv: vec![0; w * h / 2] }
+        Frame {
+            w,
+            h,
+            y: vec![0; w * h],
+            uv: vec![0; w * h / 2],
+        }
     }
     pub fn view(&self) -> Nv12<'_> {
-        Nv12 { y: Plane { data: &self.y, stride: self.w }, uv: Plane { data: &self.uv, stride: self.w } }
+        Nv12 {
+            y: Plane {
+                data: &self.y,
+                stride: self.w,
+            },
+            uv: Plane {
+                data: &self.uv,
+                stride: self.w,
+            },
+        }
     }
     pub fn view_mut(&mut self) -> Nv12Mut<'_> {
-        Nv12Mut { y: PlaneMut { data: &mut self.y, stride: self.w }, uv: PlaneMut { data: &mut self.uv, stride: self.w } }
+        Nv12Mut {
+            y: PlaneMut {
+                data: &mut self.y,
+                stride: self.w,
+            },
+            uv: PlaneMut {
+                data: &mut self.uv,
+                stride: self.w,
+            },
+        }
     }
     pub fn from_raw(w: usize, h: usize, raw: &[u8]) -> Self {
-        Frame { w, h, y: raw[..w * h].to_vec(), uv: raw[w * h..w * h * 3 / 2].to_vec() }
+        Frame {
+            w,
+            h,
+            y: raw[..w * h].to_vec(),
+            uv: raw[w * h..w * h * 3 / 2].to_vec(),
+        }
     }
 }
 
 /// Frames from an ffmpeg lavfi source, converted to NV12 at w×h.
 pub fn lavfi(src: &str, w: usize, h: usize, n: usize) -> Vec<Frame> {
     let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-f", "lavfi", "-i", src, "-frames:v", &format!("{n}"), "-vf"])
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            src,
+            "-frames:v",
+            &format!("{n}"),
+            "-vf",
+        ])
         .arg(format!("scale={w}:{h}:flags=bicubic,format=nv12"))
         .args(["-f", "rawvideo", "-pix_fmt", "nv12", "-"])
         .output()
         .expect("run ffmpeg");
-    assert!(out.status.success(), "ffmpeg lavfi failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg lavfi failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let fs = w * h * 3 / 2;
     assert_eq!(out.stdout.len(), fs * n, "lavfi frame count");
-    out.stdout.chunks(fs).map(|c| Frame::from_raw(w, h, c)).collect()
+    out.stdout
+        .chunks(fs)
+        .map(|c| Frame::from_raw(w, h, c))
+        .collect()
 }
 
 /// Synthetic content: gradients, noise and a moving textured square.
@@ -63,8 +108,13 @@ pub fn synthetic(w_mbs: usize, h_mbs: usize, n: usize, seed: u64) -> Vec<Frame> 
                 // Moving square with a checker texture.
                 let sx = (x as i32 - 3 * t as i32).rem_euclid(w as i32 + 32);
                 let sy = (y as i32 - 2 * t as i32).rem_euclid(h as i32 + 32);
-                if sx > w as i32 / 4 && sx < w as i32 / 2 && sy > h as i32 / 4 && sy < h as i32 / 2 {
-                    s = if ((x / 3) ^ (y / 5)) & 1 == 1 { 220 } else { 30 };
+                if sx > w as i32 / 4 && sx < w as i32 / 2 && sy > h as i32 / 4 && sy < h as i32 / 2
+                {
+                    s = if ((x / 3) ^ (y / 5)) & 1 == 1 {
+                        220
+                    } else {
+                        30
+                    };
                 }
                 s += (rng.next_u32() % 9) as i32 - 4;
                 f.y[y * w + x] = s.clamp(0, 255) as u8;
@@ -72,8 +122,11 @@ pub fn synthetic(w_mbs: usize, h_mbs: usize, n: usize, seed: u64) -> Vec<Frame> 
         }
         for y in 0..h / 2 {
             for x in 0..w / 2 {
-                f.uv[y * w + 2 * x] = (128 + (x as i32 - w as i32 / 4) / 2 + (t as i32)).clamp(0, 255) as u8;
-                f.uv[y * w + 2 * x + 1] = (128 + (y as i32 - h as i32 / 4) / 2 + (rng.next_u32() % 5) as i32).clamp(0, 255) as u8;
+                f.uv[y * w + 2 * x] =
+                    (128 + (x as i32 - w as i32 / 4) / 2 + (t as i32)).clamp(0, 255) as u8;
+                f.uv[y * w + 2 * x + 1] =
+                    (128 + (y as i32 - h as i32 / 4) / 2 + (rng.next_u32() % 5) as i32)
+                        .clamp(0, 255) as u8;
             }
         }
         v.push(f);
@@ -94,7 +147,13 @@ pub struct Cfg {
 
 impl Cfg {
     pub fn new(entropy: Entropy, qp: u8) -> Self {
-        Cfg { entropy, qp, chroma_qp_index_offset: 0, deblock: Deblock::default(), intra_period: 0 }
+        Cfg {
+            entropy,
+            qp,
+            chroma_qp_index_offset: 0,
+            deblock: Deblock::default(),
+            intra_period: 0,
+        }
     }
 }
 
@@ -128,7 +187,8 @@ fn write_pps(w: &mut BitWriter, c: &Cfg) {
     nal_start(w, 0x68);
     w.put_ue(0).unwrap();
     w.put_ue(0).unwrap();
-    w.put_bit(matches!(c.entropy, Entropy::Cabac { .. })).unwrap();
+    w.put_bit(matches!(c.entropy, Entropy::Cabac { .. }))
+        .unwrap();
     w.put_bit(false).unwrap();
     w.put_ue(0).unwrap(); // slice groups
     w.put_ue(0).unwrap(); // num_ref_idx_l0_default_active_minus1
@@ -148,7 +208,8 @@ fn write_pps(w: &mut BitWriter, c: &Cfg) {
 fn write_slice_header(w: &mut BitWriter, p: &SliceParams, idr: bool, frame_num: u32) {
     nal_start(w, if idr { 0x65 } else { 0x61 });
     w.put_ue(0).unwrap(); // first_mb_in_slice
-    w.put_ue(if p.slice_type == SliceType::I { 7 } else { 5 }).unwrap();
+    w.put_ue(if p.slice_type == SliceType::I { 7 } else { 5 })
+        .unwrap();
     w.put_ue(0).unwrap(); // pps id
     w.put_bits(4, frame_num & 15).unwrap();
     if idr {
@@ -214,7 +275,15 @@ pub fn encode_seq(frames: &[Frame], c: &Cfg) -> Encoded {
             let mut rec = Frame::new(wm, hm);
             let st = {
                 let refv = recon.last().map(|r: &Frame| r.view());
-                encode_slice(&p, &f.view(), refv.as_ref(), &mut rec.view_mut(), &mut scratch, &mut w).expect("encode_slice")
+                encode_slice(
+                    &p,
+                    &f.view(),
+                    refv.as_ref(),
+                    &mut rec.view_mut(),
+                    &mut scratch,
+                    &mut w,
+                )
+                .expect("encode_slice")
             };
             w.end_nal().unwrap();
             stats.push(st);
@@ -224,13 +293,20 @@ pub fn encode_seq(frames: &[Frame], c: &Cfg) -> Encoded {
         len = w.bytes_written();
     }
     buf.truncate(len);
-    Encoded { stream: buf, recon, stats }
+    Encoded {
+        stream: buf,
+        recon,
+        stats,
+    }
 }
 
 /// Decodes an Annex B stream with ffmpeg; returns (NV12 frames, stderr).
 pub fn ffmpeg_decode(stream: &[u8], w: usize, h: usize) -> (Vec<Frame>, String) {
     let mut child = Command::new("ffmpeg")
-        .args(["-v", "error", "-threads", "1", "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "nv12", "-"])
+        .args([
+            "-v", "error", "-threads", "1", "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt",
+            "nv12", "-",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -244,7 +320,12 @@ pub fn ffmpeg_decode(stream: &[u8], w: usize, h: usize) -> (Vec<Frame>, String) 
     let out = child.wait_with_output().unwrap();
     t.join().unwrap();
     let fs = w * h * 3 / 2;
-    let frames = out.stdout.chunks(fs).filter(|c| c.len() == fs).map(|c| Frame::from_raw(w, h, c)).collect();
+    let frames = out
+        .stdout
+        .chunks(fs)
+        .filter(|c| c.len() == fs)
+        .map(|c| Frame::from_raw(w, h, c))
+        .collect();
     (frames, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -299,11 +380,19 @@ pub fn pan(src: &str, w: usize, h: usize, n: usize) -> Vec<Frame> {
     let mut v = Vec::new();
     for t in 0..n {
         let (ox, oy) = (3 * t, t);
-        let mut f = Frame { w, h, y: vec![0; w * h], uv: vec![0; w * h / 2] };
+        let mut f = Frame {
+            w,
+            h,
+            y: vec![0; w * h],
+            uv: vec![0; w * h / 2],
+        };
         for y in 0..h {
             for x in 0..w {
                 let (sx, sy) = (ox + 2 * x, oy + 2 * y);
-                let s = big.y[sy * bw + sx] as u32 + big.y[sy * bw + sx + 1] as u32 + big.y[(sy + 1) * bw + sx] as u32 + big.y[(sy + 1) * bw + sx + 1] as u32;
+                let s = big.y[sy * bw + sx] as u32
+                    + big.y[sy * bw + sx + 1] as u32
+                    + big.y[(sy + 1) * bw + sx] as u32
+                    + big.y[(sy + 1) * bw + sx + 1] as u32;
                 f.y[y * w + x] = ((s + 2) >> 2) as u8;
             }
         }
