@@ -67,9 +67,10 @@ fn stateful(gop_size: u32) -> FrameInput<'static> {
             gop_size,
             ..GopSettings::default()
         },
-        rc: RcSettings::default(),
+        rc: RcControls::default(),
         opts: StreamOptions::default(),
         header_mode: HeaderMode::JoinedWith1stFrame,
+        hrd: false,
     }
 }
 
@@ -288,22 +289,17 @@ fn auto_mode_switch_forces_idr() {
 fn rc_modes_and_limits() {
     let mut s = session();
     let mut input = stateful(0);
-    input.rc.i_qp = 10;
+    input.rc.i_frame_qp = 10;
     input.rc.min_qp = 20;
     assert_eq!(step(&mut s, &input).qp, 20, "MIN_QP clamps");
-    input.rc = RcSettings {
-        enabled: true,
-        mode: BitrateMode::Cq,
-        quality: 100,
-        ..RcSettings::default()
+    input.rc = RcControls {
+        frame_rc_enable: true,
+        bitrate_mode: BitrateMode::Cq as u32,
+        constant_quality: 100,
+        ..RcControls::default()
     };
     assert_eq!(step(&mut s, &input).qp, 0);
-    input.rc.bitrate = 0;
-    input.rc.mode = BitrateMode::Cbr;
-    assert_eq!(
-        s.prepare(&input).unwrap_err(),
-        SessionError::Rc(crate::h264::rc::RcError::Config)
-    );
+    input.rc.bitrate_mode = BitrateMode::Cbr as u32;
     input.rc.bitrate = 500_000;
     let p = step(&mut s, &input);
     assert!(p.qp <= 51);
@@ -312,6 +308,18 @@ fn rc_modes_and_limits() {
         p.qp as i32,
         26 + p.state.pps.pic_init_qp_minus26 as i32 + p.state.params.slice_qp_delta as i32
     );
+    // The hardware's QP range wins over the controls.
+    let l = SessionLimits {
+        min_qp: 30,
+        max_qp: 40,
+        ..limits()
+    };
+    let mut s = H264Session::with_limits(&caps(), &l, &src(320, 240));
+    let mut input = stateful(0);
+    input.rc.i_frame_qp = 10;
+    input.rc.p_frame_qp = 50;
+    assert_eq!(step(&mut s, &input).qp, 30);
+    assert_eq!(step(&mut s, &input).qp, 40);
     let l = SessionLimits {
         min_qp: 30,
         max_qp: 20,
@@ -319,6 +327,32 @@ fn rc_modes_and_limits() {
     };
     let mut bad = H264Session::with_limits(&caps(), &l, &src(320, 240));
     assert_eq!(bad.prepare(&input).unwrap_err(), SessionError::Config);
+}
+
+#[test]
+fn hrd_sei_with_cbr() {
+    let mut s = session();
+    let mut input = stateful(0);
+    input.hrd = true;
+    input.rc.frame_rc_enable = true;
+    input.rc.bitrate = 400_000;
+    let p = s.prepare(&input).unwrap();
+    assert!(p.state.extra.vui.and_then(|v| v.nal_hrd).is_some());
+    let types = |h: &[u8]| -> Vec<u8> {
+        h.windows(4)
+            .filter(|w| w[..3] == [0, 0, 1])
+            .map(|w| w[3] & 0x1F)
+            .collect()
+    };
+    assert_eq!(types(&headers(&s, &p)), [7, 8, 6, 5]);
+    s.complete(&p, 5000);
+    let p = s.prepare(&input).unwrap();
+    assert_eq!(types(&headers(&s, &p)), [6, 1]);
+    // Direct QP: nothing to declare.
+    input.rc.frame_rc_enable = false;
+    let mut s = session();
+    let p = s.prepare(&input).unwrap();
+    assert!(p.state.extra.vui.and_then(|v| v.nal_hrd).is_none());
 }
 
 #[test]
@@ -457,22 +491,19 @@ fn fuzzed_inputs_never_panic() {
                 i_period: rnd() % 4,
                 force_key_frame: r & 8 != 0,
             },
-            rc: RcSettings {
-                enabled: r & 16 != 0,
-                mode: match rnd() % 3 {
-                    0 => BitrateMode::Vbr,
-                    1 => BitrateMode::Cbr,
-                    _ => BitrateMode::Cq,
-                },
+            rc: RcControls {
+                frame_rc_enable: r & 16 != 0,
+                bitrate_mode: rnd() % 4,
                 bitrate: rnd() >> (rnd() % 32),
-                peak_bitrate: rnd(),
-                quality: rnd() as u8,
+                bitrate_peak: rnd(),
+                constant_quality: rnd() % 128,
                 cpb_size_kb: rnd() >> (rnd() % 32),
-                i_qp: (rnd() % 60) as u8,
-                p_qp: (rnd() % 60) as u8,
-                min_qp: (rnd() % 60) as u8,
-                max_qp: (rnd() % 60) as u8,
+                i_frame_qp: rnd() % 60,
+                p_frame_qp: rnd() % 60,
+                min_qp: rnd() % 60,
+                max_qp: rnd() % 60,
             },
+            hrd: r & 256 != 0,
             opts: StreamOptions {
                 aud: r & 32 != 0,
                 prepend_sps_pps: r & 64 != 0,

@@ -208,7 +208,7 @@ fn check_decoded(name: &str, vw: u32, vh: u32, stream: &[u8], recons: &[Vec<u8>]
     }
 }
 
-fn stateful_input(coding: CodingSettings, gop: GopSettings, rc: RcSettings) -> FrameInput<'static> {
+fn stateful_input(coding: CodingSettings, gop: GopSettings, rc: RcControls) -> FrameInput<'static> {
     FrameInput {
         parameter_sets: None,
         params: None,
@@ -217,6 +217,7 @@ fn stateful_input(coding: CodingSettings, gop: GopSettings, rc: RcSettings) -> F
         rc,
         opts: StreamOptions::default(),
         header_mode: HeaderMode::JoinedWith1stFrame,
+        hrd: false,
     }
 }
 
@@ -266,13 +267,13 @@ fn stateful_gop30_cavlc_fixed_qp_640x480() {
             gop_size: 30,
             ..GopSettings::default()
         },
-        RcSettings::default(),
+        RcControls::default(),
     );
     let (_, plans) = run_stateful("gop30-cavlc", 640, 480, 34, &input);
     for (i, p) in plans.iter().enumerate() {
         assert_eq!(p.idr, i % 30 == 0, "frame {i}");
         assert_eq!(p.slice == SliceKind::I, i % 30 == 0);
-        assert_eq!(p.qp, if p.idr { 26 } else { 28 });
+        assert_eq!(p.qp, if p.idr { 24 } else { 28 }); // RcControls defaults
         assert!(!p.cabac);
         // SPS/PPS with every IDR (PREPEND default 1), never in between.
         assert_eq!(p.emit.sps_pps, p.idr);
@@ -294,9 +295,9 @@ fn stateful_idr_only_cabac_640x480() {
             gop_size: 1,
             ..GopSettings::default()
         },
-        RcSettings {
-            i_qp: 30,
-            ..RcSettings::default()
+        RcControls {
+            i_frame_qp: 30,
+            ..RcControls::default()
         },
     );
     let (_, plans) = run_stateful("idr-cabac", 640, 480, 4, &input);
@@ -321,10 +322,10 @@ fn stateful_cabac_ippp_deblock_offsets_aud_640x480() {
             ..CodingSettings::default()
         },
         GopSettings::default(),
-        RcSettings {
-            i_qp: 32,
-            p_qp: 34,
-            ..RcSettings::default()
+        RcControls {
+            i_frame_qp: 32,
+            p_frame_qp: 34,
+            ..RcControls::default()
         },
     );
     input.opts.aud = true;
@@ -349,7 +350,7 @@ fn stateful_deblocking_off_cavlc() {
             ..CodingSettings::default()
         },
         GopSettings::default(),
-        RcSettings::default(),
+        RcControls::default(),
     );
     let (_, plans) = run_stateful("deblock-off", 320, 240, 3, &input);
     assert_eq!(
@@ -427,13 +428,14 @@ fn stateless_input<'a>(c: &'a Client, p: &'a H264EncodeParams) -> FrameInput<'a>
         params: Some(p),
         coding: CodingSettings::default(),
         gop: GopSettings::default(),
-        rc: RcSettings {
-            i_qp: 27,
-            p_qp: 29,
-            ..RcSettings::default()
+        rc: RcControls {
+            i_frame_qp: 27,
+            p_frame_qp: 29,
+            ..RcControls::default()
         },
         opts: StreamOptions::default(),
         header_mode: HeaderMode::JoinedWith1stFrame,
+        hrd: false,
     }
 }
 
@@ -515,9 +517,9 @@ fn too_small_capture_fails_one_frame_then_idr() {
     let input = stateful_input(
         CodingSettings::default(),
         GopSettings::default(),
-        RcSettings {
-            p_qp: 20,
-            ..RcSettings::default()
+        RcControls {
+            p_frame_qp: 20,
+            ..RcControls::default()
         },
     );
     let (mut stream, mut recons) = (Vec::new(), Vec::new());
@@ -552,7 +554,7 @@ fn headers_larger_than_capture_fail_before_trigger() {
     let input = stateful_input(
         CodingSettings::default(),
         GopSettings::default(),
-        RcSettings::default(),
+        RcControls::default(),
     );
     rig.bufs.dst_size = 16;
     assert_eq!(
@@ -572,7 +574,7 @@ fn watchdog_reset_then_idr() {
     let input = stateful_input(
         CodingSettings::default(),
         GopSettings::default(),
-        RcSettings::default(),
+        RcControls::default(),
     );
     let mut stream = Vec::new();
     let mut recons = Vec::new();
@@ -608,7 +610,7 @@ fn put_bits_ready_is_polled() {
     let input = stateful_input(
         CodingSettings::default(),
         GopSettings::default(),
-        RcSettings::default(),
+        RcControls::default(),
     );
     let mut stream = Vec::new();
     let mut recons = Vec::new();
@@ -627,20 +629,22 @@ fn cbr_300_frames_within_5_percent() {
     let mut rig = Rig::new(vw, vh, 1 << 20);
     let mut s = H264Session::with_limits(&CAPS, &LIMITS, &rig.source(fps));
     s.reset();
-    let input = stateful_input(
+    let mut input = stateful_input(
         CodingSettings::default(),
         GopSettings {
             gop_size: 60,
             ..GopSettings::default()
         },
-        RcSettings {
-            enabled: true,
-            mode: BitrateMode::Cbr,
+        RcControls {
+            frame_rc_enable: true,
+            bitrate_mode: BitrateMode::Cbr as u32,
             bitrate,
             cpb_size_kb: 25, // 200 kbit: half a second at 400 kbit/s
-            ..RcSettings::default()
+            ..RcControls::default()
         },
     );
+    // With HRD signalling: NAL HRD in the SPS, buffering period and picture timing SEI.
+    input.hrd = true;
     let n = 300u32;
     let (mut stream, mut recons) = (Vec::new(), Vec::new());
     for i in 0..n {
@@ -657,6 +661,10 @@ fn cbr_300_frames_within_5_percent() {
     assert!(
         bits * 100 <= target * 105 && bits * 100 >= target * 95,
         "{bits} vs {target}"
+    );
+    assert!(
+        stream.windows(4).any(|w| w == [0, 0, 1, 6]),
+        "HRD SEI present"
     );
     // The whole stream decodes (the first frames are compared bit for bit).
     let dec = ffmpeg_decode("cbr", &stream);
@@ -682,10 +690,10 @@ fn registers_agree_with_the_plan() {
             ..CodingSettings::default()
         },
         GopSettings::default(),
-        RcSettings {
-            i_qp: 33,
-            p_qp: 35,
-            ..RcSettings::default()
+        RcControls {
+            i_frame_qp: 33,
+            p_frame_qp: 35,
+            ..RcControls::default()
         },
     );
     for i in 0..2 {
@@ -738,15 +746,15 @@ fn midstream_changes_decode() {
     let mut input = stateful_input(
         CodingSettings::default(),
         GopSettings::default(),
-        RcSettings::default(),
+        RcControls::default(),
     );
     let (mut stream, mut recons, mut idrs) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..12u32 {
         match i {
             3 => input.coding.cabac = true,
-            5 => input.rc.p_qp = 40,
+            5 => input.rc.p_frame_qp = 40,
             7 => {
-                input.rc.enabled = true;
+                input.rc.frame_rc_enable = true;
                 input.rc.bitrate = 300_000;
             }
             _ => {}
@@ -784,7 +792,7 @@ fn stateless_auto_mode_and_separate_headers() {
         ..stateful_input(
             CodingSettings::default(),
             GopSettings::default(),
-            RcSettings::default(),
+            RcControls::default(),
         )
     };
     let (mut stream, mut recons) = (Vec::new(), Vec::new());
@@ -820,9 +828,9 @@ fn full_hd_1920x1080_through_the_backend() {
             ..CodingSettings::default()
         },
         GopSettings::default(),
-        RcSettings::default(),
+        RcControls::default(),
     );
-    input.rc.p_qp = 32;
+    input.rc.p_frame_qp = 32;
     let (_, plans) = run_stateful("1080p", 1920, 1080, 2, &input);
     assert_eq!((plans[0].width_mbs, plans[0].height_mbs), (120, 68));
     assert_eq!(plans[0].state.sps.level_idc, 40);
