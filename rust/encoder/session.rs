@@ -26,7 +26,10 @@ use crate::h264::gop::{Gop, GopConfig};
 use crate::h264::nal::{aud_primary_pic_type, write_aud, HeaderError, NalSink};
 use crate::h264::poc::{PocError, PocState};
 use crate::h264::pps::write_pps;
+/// The rate-control controls [`FrameInput::rc`] carries (re-exported for the glue).
+pub use crate::h264::rc::RcControls;
 use crate::h264::rc::{RateControl, RcConfig, RcError, RcMode};
+use crate::h264::sei::{hrd_params, write_hrd_sei};
 use crate::h264::slice_header::{begin_slice_nal, write_slice_header};
 use crate::h264::sps::write_sps;
 use crate::h264::state::{
@@ -174,48 +177,6 @@ impl Default for GopSettings {
     }
 }
 
-/// Rate-control controls (uapi.md §8.3, §8.4 step 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RcSettings {
-    /// `FRAME_RC_ENABLE`; false = fixed I/P QP.
-    pub enabled: bool,
-    /// `BITRATE_MODE` (used when enabled).
-    pub mode: BitrateMode,
-    /// `BITRATE` in bit/s.
-    pub bitrate: u32,
-    /// `BITRATE_PEAK` in bit/s (VBR); 0 = twice the bitrate.
-    pub peak_bitrate: u32,
-    /// `CONSTANT_QUALITY` 0..=100 (CQ).
-    pub quality: u8,
-    /// `H264_CPB_SIZE` in kB; 0 = one second of (peak) bitrate.
-    pub cpb_size_kb: u32,
-    /// `H264_I_FRAME_QP`.
-    pub i_qp: u8,
-    /// `H264_P_FRAME_QP`.
-    pub p_qp: u8,
-    /// `H264_MIN_QP`.
-    pub min_qp: u8,
-    /// `H264_MAX_QP`.
-    pub max_qp: u8,
-}
-
-impl Default for RcSettings {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            mode: BitrateMode::Cbr,
-            bitrate: 1_000_000,
-            peak_bitrate: 0,
-            quality: 50,
-            cpb_size_kb: 0,
-            i_qp: 26,
-            p_qp: 28,
-            min_qp: 0,
-            max_qp: 51,
-        }
-    }
-}
-
 /// Where the SPS/PPS go (`MPEG_VIDEO_HEADER_MODE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HeaderMode {
@@ -253,8 +214,13 @@ pub struct FrameInput<'a> {
     pub coding: CodingSettings,
     /// GOP settings (used when `params` is `None`).
     pub gop: GopSettings,
-    /// Rate control.
-    pub rc: RcSettings,
+    /// The rate-control controls as V4L2 delivers them (uapi.md §8.3, §8.4 step 4);
+    /// interpreted by [`RcConfig::from_controls`] and clamped to the [`SessionLimits`].
+    pub rc: RcControls,
+    /// Declare NAL HRD parameters in the SPS of rate-controlled (CBR/VBR) streams, with a
+    /// buffering period SEI on every IDR and a picture timing SEI on every frame (h264::sei).
+    /// Ignored for direct QP and CQ, and without a frame rate.
+    pub hrd: bool,
     /// Start code, AUD, prepend SPS/PPS, SAR.
     pub opts: StreamOptions,
     /// Header placement.
@@ -365,19 +331,12 @@ impl DpbKey {
     }
 }
 
-/// Frames per second used by RC when timeperframe is unknown (0).
-const DEFAULT_FPS: u32 = 30;
-
 /// The encode state of one context (one stream).
 pub struct H264Session {
     caps: Capabilities,
     limits: SessionLimits,
     src: SourceFormat,
     tracker: StreamTracker,
-    /// SPS and its extra of the last committed frame: an SPS change needs an IDR (7.4.1.2.1:
-    /// a new SPS content is only activated by an IDR).
-    last_sps: H264Sps,
-    last_extra: crate::h264::sps::SpsExtra,
     dpb: Option<Dpb>,
     dpb_key: DpbKey,
     poc: PocState,
@@ -409,8 +368,6 @@ impl H264Session {
             limits: *limits,
             src: *src,
             tracker: StreamTracker::default(),
-            last_sps: H264Sps::default(),
-            last_extra: Default::default(),
             dpb: None,
             dpb_key: DpbKey::default(),
             poc: PocState::default(),
@@ -495,22 +452,28 @@ impl H264Session {
         if input.parameter_sets.is_none() {
             self.build_sps(&input.coding);
         }
+        // Rate control first: the HRD parameters the SPS declares come from its model.
+        let cfg = self.rc_config(&input.rc);
+        match &mut self.rc {
+            Some(rc) => {
+                if rc.config() != &cfg {
+                    rc.reconfigure(cfg)?;
+                }
+            }
+            None => self.rc = Some(RateControl::new(cfg)?),
+        }
         let auto = input.params.is_none();
         // Switching between request params and the GOP cannot keep frame_num continuous:
         // restart with an IDR (uapi.md §8.6 "keeping every stream spec-valid").
         let switched = self.last_auto.is_some_and(|a| a != auto);
         let force = self.need_idr || switched || (auto && input.gop.force_key_frame);
-        self.attempt(input, force, out)?;
-        if !out.idr && self.sps_changed(out) {
-            // A changed SPS is only activated at an IDR (7.4.1.2.1).
+        let asked_idr = self.attempt(input, force, out)?;
+        if auto && out.state.params.is_idr() && !asked_idr {
+            // The state layer turned the GOP's P/I frame into an IDR (a new SPS is only
+            // activated by an IDR, 7.4.1.2.1): restart the GOP there so its counters match.
             self.attempt(input, true, out)?;
         }
-        self.finish_plan(input, out)
-    }
-
-    fn sps_changed(&self, out: &FramePlan) -> bool {
-        self.tracker.started()
-            && (self.last_sps != out.state.sps || self.last_extra != out.state.extra)
+        self.finish_plan(input.header_mode, out)
     }
 
     /// The stateful node's SPS from the coding settings (before adaptation).
@@ -549,7 +512,7 @@ impl H264Session {
         input: &FrameInput<'_>,
         force: bool,
         out: &mut FramePlan,
-    ) -> Result<(), SessionError> {
+    ) -> Result<bool, SessionError> {
         let c = &input.coding;
         let (user_sps, mut pps) = match input.parameter_sets {
             Some(ps) => (ps.sps, *ps.pps),
@@ -558,10 +521,11 @@ impl H264Session {
         // The backend has one chroma QP offset register with a limited range: make the PPS
         // say what the hardware does (cedrus.md §6), before the state layer labels the profile
         // (a second offset would need the High profile's PPS extension).
-        pps.chroma_qp_index_offset = pps.chroma_qp_index_offset.clamp(
-            self.limits.chroma_qp_offset_min,
-            self.limits.chroma_qp_offset_max,
-        );
+        // (max/min, not clamp: clamp's min ≤ max assertion would link a panic path.)
+        pps.chroma_qp_index_offset = pps
+            .chroma_qp_index_offset
+            .max(self.limits.chroma_qp_offset_min)
+            .min(self.limits.chroma_qp_offset_max);
         pps.second_chroma_qp_index_offset = pps.chroma_qp_index_offset;
 
         let mut gop_after = None;
@@ -605,24 +569,36 @@ impl H264Session {
                 p
             }
         };
+        let mut opts = input.opts;
+        opts.hrd = None;
+        if let Some(rc) = self.rc.as_ref().filter(|_| input.hrd) {
+            if matches!(rc.config().mode, RcMode::Cbr | RcMode::Vbr) {
+                let (rate, cpb) = rc.hrd_rate_and_size();
+                opts.hrd = Some(hrd_params(
+                    rate,
+                    cpb,
+                    matches!(rc.config().mode, RcMode::Cbr),
+                ));
+            }
+        }
         out.state.prepare(
             user_sps,
             &pps,
             &params,
             &self.src,
-            &input.opts,
+            &opts,
             &self.caps,
             &self.tracker,
         )?;
         out.gop_after = gop_after;
         out.auto = input.params.is_none();
-        Ok(())
+        Ok(params.is_idr())
     }
 
     /// References, POC, QP and the derived fields of a prepared state.
     fn finish_plan(
         &mut self,
-        input: &FrameInput<'_>,
+        header_mode: HeaderMode,
         out: &mut FramePlan,
     ) -> Result<(), SessionError> {
         let st = &out.state;
@@ -649,20 +625,15 @@ impl H264Session {
         let intra = p.slice_type != SLICE_TYPE_P;
 
         // Rate control (uapi.md §8.4 step 4), clamped to the hardware's QP range too.
-        let cfg = self.rc_config(&input.rc)?;
-        let rc = match &mut self.rc {
-            Some(rc) => {
-                if rc.config() != &cfg {
-                    rc.reconfigure(cfg)?;
-                }
-                rc
-            }
-            none => none.insert(RateControl::new(cfg)?),
-        };
+        let rc = self.rc.as_mut().ok_or(SessionError::Config)?;
         let qp = rc
             .frame_qp(intra)
-            .clamp(self.limits.min_qp, self.limits.max_qp);
+            .max(self.limits.min_qp)
+            .min(self.limits.max_qp);
         out.state.set_qp(qp);
+        out.state.initial_cpb_removal_delay_90k = rc.initial_cpb_removal_delay_90k();
+        // Never announce more active references than exist (decoders complain).
+        dp.fit_active_refs(&mut out.state.params);
 
         let st = &out.state;
         let p = st.params;
@@ -683,7 +654,7 @@ impl H264Session {
             alpha_c0_offset_div2: p.slice_alpha_c0_offset_div2,
             beta_offset_div2: p.slice_beta_offset_div2,
         };
-        let separate = input.header_mode == HeaderMode::Separate;
+        let separate = header_mode == HeaderMode::Separate;
         out.emit = HeaderEmit {
             aud: st.plan.aud,
             sps_pps: st.plan.sps_pps && !separate,
@@ -708,38 +679,14 @@ impl H264Session {
         Ok(())
     }
 
-    fn rc_config(&self, s: &RcSettings) -> Result<RcConfig, SessionError> {
-        let mode = if !s.enabled {
-            RcMode::Direct {
-                i_qp: s.i_qp,
-                p_qp: s.p_qp,
-            }
-        } else {
-            match s.mode {
-                BitrateMode::Cbr => RcMode::Cbr,
-                BitrateMode::Vbr => RcMode::Vbr,
-                BitrateMode::Cq => RcMode::ConstantQuality { quality: s.quality },
-            }
-        };
-        // fps = 1 / timeperframe; unknown → 30 fps (the RC needs a frame period).
-        let (fps_num, fps_den) = if self.src.timeperframe_num == 0 || self.src.timeperframe_den == 0
-        {
-            (DEFAULT_FPS, 1)
-        } else {
-            (self.src.timeperframe_den, self.src.timeperframe_num)
-        };
+    fn rc_config(&self, c: &RcControls) -> RcConfig {
         let mbs = (self.src.width >> 4).saturating_mul(self.src.height >> 4);
-        Ok(RcConfig {
-            mode,
-            min_qp: s.min_qp.max(self.limits.min_qp),
-            max_qp: s.max_qp.min(self.limits.max_qp),
-            bitrate: s.bitrate,
-            peak_bitrate: s.peak_bitrate,
-            cpb_bits: s.cpb_size_kb.saturating_mul(8000),
-            fps_num,
-            fps_den,
-            frame_mbs: mbs,
-        })
+        let mut cfg =
+            RcConfig::from_controls(c, self.src.timeperframe_num, self.src.timeperframe_den, mbs);
+        // The hardware's QP range (from_controls already ordered min ≤ max ≤ 51).
+        cfg.max_qp = cfg.max_qp.min(self.limits.max_qp);
+        cfg.min_qp = cfg.min_qp.max(self.limits.min_qp).min(cfg.max_qp);
+        cfg
     }
 
     /// Writes the access unit's header units in stream order into `sink`: AUD, SPS, PPS (as
@@ -769,6 +716,22 @@ impl H264Session {
             if hw & HW_PPS == 0 {
                 write_pps(sink, st.framing, first, &st.pps)?;
             }
+            first = false;
+        }
+        // HRD SEI after the parameter sets, before the slice (7.4.1.2.3), as au.rs does.
+        if let (Some((bp, pt)), Some(hrd)) = (
+            st.hrd_sei(st.initial_cpb_removal_delay_90k),
+            st.extra.vui.as_ref().and_then(|v| v.nal_hrd),
+        ) {
+            write_hrd_sei(
+                sink,
+                st.framing,
+                first,
+                st.sps.seq_parameter_set_id,
+                &hrd,
+                bp.as_ref(),
+                &pt,
+            )?;
             first = false;
         }
         if hw & HW_SLICE_HEADER != 0 {
@@ -801,8 +764,6 @@ impl H264Session {
             return; // not a prepared plan
         };
         self.tracker.commit(&plan.state);
-        self.last_sps.clone_from(&plan.state.sps);
-        self.last_extra = plan.state.extra;
         if plan.idr || self.dpb.is_none() || self.dpb_key != plan.dpb_key {
             self.dpb = Dpb::new(
                 self.limits.rec_slots,

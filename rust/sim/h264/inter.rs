@@ -110,9 +110,12 @@ impl SubpelPlanes {
         }
         if want_h {
             for y in 0..N {
-                for x in 0..N {
-                    let v = |k: usize| win[y + k][x + 2] as i32;
-                    self.h[y][x] = clip((tap6(v(0), v(1), v(2), v(3), v(4), v(5)) + 16) >> 5);
+                // Row slices hoisted so the inner loop is straight-line (and vectorisable).
+                let (r0, r1, r2) = (&win[y][2..N + 2], &win[y + 1][2..N + 2], &win[y + 2][2..N + 2]);
+                let (r3, r4, r5) = (&win[y + 3][2..N + 2], &win[y + 4][2..N + 2], &win[y + 5][2..N + 2]);
+                for (x, o) in self.h[y].iter_mut().enumerate() {
+                    let t = tap6(r0[x] as i32, r1[x] as i32, r2[x] as i32, r3[x] as i32, r4[x] as i32, r5[x] as i32);
+                    *o = clip((t + 16) >> 5);
                 }
             }
         }
@@ -124,20 +127,22 @@ impl SubpelPlanes {
             for r in rows {
                 let row = &win[r];
                 let slot = r % 6;
-                for x in 0..N {
-                    let v = |k: usize| row[x + k] as i32;
-                    ring[slot][x] = tap6(v(0), v(1), v(2), v(3), v(4), v(5)) as i16;
+                for (x, o) in ring[slot].iter_mut().enumerate() {
+                    let w6 = &row[x..x + 6];
+                    *o = tap6(w6[0] as i32, w6[1] as i32, w6[2] as i32, w6[3] as i32, w6[4] as i32, w6[5] as i32) as i16;
                 }
                 if want_b && (2..N + 2).contains(&r) {
-                    for x in 0..N {
-                        self.b[r - 2][x] = clip((ring[slot][x] as i32 + 16) >> 5);
+                    for (o, &v) in self.b[r - 2].iter_mut().zip(ring[slot].iter()) {
+                        *o = clip((v as i32 + 16) >> 5);
                     }
                 }
                 if want_j && r >= 5 {
                     let y = r - 5;
-                    for x in 0..N {
-                        let v = |k: usize| ring[(y + k) % 6][x] as i32;
-                        self.j[y][x] = clip((tap6(v(0), v(1), v(2), v(3), v(4), v(5)) + 512) >> 10);
+                    let (q0, q1, q2) = (&ring[y % 6], &ring[(y + 1) % 6], &ring[(y + 2) % 6]);
+                    let (q3, q4, q5) = (&ring[(y + 3) % 6], &ring[(y + 4) % 6], &ring[(y + 5) % 6]);
+                    for (x, o) in self.j[y].iter_mut().enumerate() {
+                        let t = tap6(q0[x] as i32, q1[x] as i32, q2[x] as i32, q3[x] as i32, q4[x] as i32, q5[x] as i32);
+                        *o = clip((t + 512) >> 10);
                     }
                 }
             }
@@ -245,8 +250,19 @@ pub fn mc_chroma(r: &RefPlane, cx: i32, cy: i32, mv: [i16; 2], u: &mut [u8; 64],
     // 9×9 clamped window per component.
     let mut wu = [[0i32; 9]; 9];
     let mut wv = [[0i32; 9]; 9];
+    let inside = xi >= 0 && yi >= 0 && xi + 9 <= wmax + 1 && yi + 9 <= hmax + 1;
     for y in 0..9 {
         let yy = (yi + y as i32).clamp(0, hmax) as usize * stride;
+        if inside {
+            let o = yy + xi as usize * 2;
+            if let Some(row) = data.get(o..o + 18) {
+                for x in 0..9 {
+                    wu[y][x] = row[2 * x] as i32;
+                    wv[y][x] = row[2 * x + 1] as i32;
+                }
+                continue;
+            }
+        }
         for x in 0..9 {
             let xx = (xi + x as i32).clamp(0, wmax) as usize * 2;
             wu[y][x] = data.get(yy + xx).copied().unwrap_or(0) as i32;

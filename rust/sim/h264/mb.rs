@@ -911,7 +911,10 @@ pub(crate) fn encode_mbs<S: BitSink>(
     }
     match &mut coder {
         Coder::Cavlc(c) => c.finish(out)?,
-        Coder::Cabac(c) => c.finish(out)?,
+        Coder::Cabac(c) => {
+            c.finish(out)?;
+            stats.cabac_bins = c.bins();
+        }
     }
     Ok(stats)
 }

@@ -197,6 +197,32 @@ pub struct SliceStats {
     pub skip_mbs: u32,
     /// P_L0_16x16 macroblocks.
     pub inter_mbs: u32,
+    /// CABAC bins coded in the slice data (0 for CAVLC), for the bin-count limit of 7.4.2.10:
+    /// see [`cabac_zero_words_needed`].
+    pub cabac_bins: u32,
+}
+
+/// Number of cabac_zero_word (0x0000) the caller must append after the slice's
+/// rbsp_slice_trailing_bits so that the NAL unit satisfies the CABAC bin-count constraint
+/// (7.4.2.10, 9.3.4.6): BinCountsInNALunits ≤ 32/3 · NumBytesInVclNALunits +
+/// RawMbBits · PicSizeInMbs / 32, with RawMbBits = 3072 for 8-bit 4:2:0. `nal_bytes` is the
+/// size of the slice NAL unit (header byte and emulation prevention included) as written so
+/// far. Rarely non-zero (only for extremely compressible, low-QP content).
+pub fn cabac_zero_words_needed(stats: &SliceStats, nal_bytes: u32, pic_size_in_mbs: u32) -> u32 {
+    // Everything in u32/u64 multiplications and shifts; the one division is by a constant on
+    // u32 values (no 64-bit division on 32-bit ARM).
+    let bins = stats.cabac_bins as u64;
+    let allowance_mb = 96u64 * pic_size_in_mbs as u64; // 3072 / 32
+                                                       // bins ≤ 32·bytes/3 + allowance  ⇔  3·(bins − allowance) ≤ 32·bytes.
+    let excess3 = 3 * bins.saturating_sub(allowance_mb);
+    let have = 32 * nal_bytes as u64;
+    if excess3 <= have {
+        return 0;
+    }
+    // Each cabac_zero_word adds 3 bytes (0x000003 after emulation prevention).
+    let missing = (excess3 - have).min(u32::MAX as u64) as u32; // in 1/32 bytes
+    let bytes = missing.div_ceil(32);
+    bytes.div_ceil(3)
 }
 
 /// Why a slice could not be encoded.

@@ -13,6 +13,7 @@ pub const RASTER_BLK: [usize; 16] = [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 1
 
 /// Forward quantisation multipliers MF(qP%6, class), class 0: (0,0)-type positions,
 /// 1: (1,1)-type, 2: the others. The inverse of the dequantisation scale below.
+#[rustfmt::skip]
 pub const QUANT_MF: [[i32; 3]; 6] = [
     [13107, 5243, 8066],
     [11916, 4660, 7490],
@@ -23,6 +24,7 @@ pub const QUANT_MF: [[i32; 3]; 6] = [
 ];
 
 /// normAdjust4x4 v(m, class) (8.5.9, eq. 8-315); LevelScale4x4 = 16 · v with flat matrices.
+#[rustfmt::skip]
 pub const DEQUANT_V: [[i32; 3]; 6] = [
     [10, 16, 13],
     [11, 18, 14],
@@ -60,6 +62,7 @@ pub type Vlc = (u8, u16);
 
 /// coeff_token (9.2.1, Table 9-5) for 0 ≤ nC < 2, indexed [TotalCoeff][TrailingOnes].
 /// Entries with TrailingOnes > TotalCoeff are unused (0, 0).
+#[rustfmt::skip]
 pub const COEFF_TOKEN_0: [[Vlc; 4]; 17] = [
     [(1, 1), (0, 0), (0, 0), (0, 0)],
     [(6, 5), (2, 1), (0, 0), (0, 0)],
@@ -81,6 +84,7 @@ pub const COEFF_TOKEN_0: [[Vlc; 4]; 17] = [
 ];
 
 /// coeff_token for 2 ≤ nC < 4.
+#[rustfmt::skip]
 pub const COEFF_TOKEN_2: [[Vlc; 4]; 17] = [
     [(2, 3), (0, 0), (0, 0), (0, 0)],
     [(6, 11), (2, 2), (0, 0), (0, 0)],
@@ -102,6 +106,7 @@ pub const COEFF_TOKEN_2: [[Vlc; 4]; 17] = [
 ];
 
 /// coeff_token for 4 ≤ nC < 8.
+#[rustfmt::skip]
 pub const COEFF_TOKEN_4: [[Vlc; 4]; 17] = [
     [(4, 15), (0, 0), (0, 0), (0, 0)],
     [(6, 15), (4, 14), (0, 0), (0, 0)],
@@ -123,6 +128,7 @@ pub const COEFF_TOKEN_4: [[Vlc; 4]; 17] = [
 ];
 
 /// coeff_token for nC = −1 (chroma DC, 4:2:0), TotalCoeff 0..=4.
+#[rustfmt::skip]
 pub const COEFF_TOKEN_CDC: [[Vlc; 4]; 5] = [
     [(2, 1), (0, 0), (0, 0), (0, 0)],
     [(6, 7), (1, 1), (0, 0), (0, 0)],
@@ -132,6 +138,7 @@ pub const COEFF_TOKEN_CDC: [[Vlc; 4]; 5] = [
 ];
 
 /// total_zeros for 4×4 blocks (Tables 9-7, 9-8), indexed [TotalCoeff-1][total_zeros].
+#[rustfmt::skip]
 pub const TOTAL_ZEROS: [[Vlc; 16]; 15] = [
     [
         (1, 1),
@@ -406,6 +413,7 @@ pub const TOTAL_ZEROS: [[Vlc; 16]; 15] = [
 ];
 
 /// total_zeros for chroma DC 2×2 (Table 9-9a), indexed [TotalCoeff-1][total_zeros].
+#[rustfmt::skip]
 pub const TOTAL_ZEROS_CDC: [[Vlc; 4]; 3] = [
     [(1, 1), (2, 1), (3, 1), (3, 0)],
     [(1, 1), (2, 1), (2, 0), (0, 0)],
@@ -413,6 +421,7 @@ pub const TOTAL_ZEROS_CDC: [[Vlc; 4]; 3] = [
 ];
 
 /// run_before (Table 9-10), indexed [min(zerosLeft,7)-1][run_before].
+#[rustfmt::skip]
 pub const RUN_BEFORE: [[Vlc; 15]; 7] = [
     [
         (1, 1),

@@ -208,7 +208,7 @@ fn check_decoded(name: &str, vw: u32, vh: u32, stream: &[u8], recons: &[Vec<u8>]
     }
 }
 
-fn stateful_input(coding: CodingSettings, gop: GopSettings, rc: RcSettings) -> FrameInput<'static> {
+fn stateful_input(coding: CodingSettings, gop: GopSettings, rc: RcControls) -> FrameInput<'static> {
     FrameInput {
         parameter_sets: None,
         params: None,
@@ -217,6 +217,7 @@ fn stateful_input(coding: CodingSettings, gop: GopSettings, rc: RcSettings) -> F
         rc,
         opts: StreamOptions::default(),
         header_mode: HeaderMode::JoinedWith1stFrame,
+        hrd: false,
     }
 }
 
@@ -266,13 +267,13 @@ fn stateful_gop30_cavlc_fixed_qp_640x480() {
             gop_size: 30,
             ..GopSettings::default()
         },
-        RcSettings::default(),
+        RcControls::default(),
     );
     let (_, plans) = run_stateful("gop30-cavlc", 640, 480, 34, &input);
     for (i, p) in plans.iter().enumerate() {
         assert_eq!(p.idr, i % 30 == 0, "frame {i}");
         assert_eq!(p.slice == SliceKind::I, i % 30 == 0);
-        assert_eq!(p.qp, if p.idr { 26 } else { 28 });
+        assert_eq!(p.qp, if p.idr { 24 } else { 28 }); // RcControls defaults
         assert!(!p.cabac);
         // SPS/PPS with every IDR (PREPEND default 1), never in between.
         assert_eq!(p.emit.sps_pps, p.idr);
@@ -294,9 +295,9 @@ fn stateful_idr_only_cabac_640x480() {
             gop_size: 1,
             ..GopSettings::default()
         },
-        RcSettings {
-            i_qp: 30,
-            ..RcSettings::default()
+        RcControls {
+            i_frame_qp: 30,
+            ..RcControls::default()
         },
     );
     let (_, plans) = run_stateful("idr-cabac", 640, 480, 4, &input);
@@ -321,10 +322,10 @@ fn stateful_cabac_ippp_deblock_offsets_aud_640x480() {
             ..CodingSettings::default()
         },
         GopSettings::default(),
-        RcSettings {
-            i_qp: 32,
-            p_qp: 34,
-            ..RcSettings::default()
+        RcControls {
+            i_frame_qp: 32,
+            p_frame_qp: 34,
+            ..RcControls::default()
         },
     );
     input.opts.aud = true;
@@ -349,7 +350,7 @@ fn stateful_deblocking_off_cavlc() {
             ..CodingSettings::default()
         },
         GopSettings::default(),
-        RcSettings::default(),
+        RcControls::default(),
     );
     let (_, plans) = run_stateful("deblock-off", 320, 240, 3, &input);
     assert_eq!(
@@ -427,13 +428,14 @@ fn stateless_input<'a>(c: &'a Client, p: &'a H264EncodeParams) -> FrameInput<'a>
         params: Some(p),
         coding: CodingSettings::default(),
         gop: GopSettings::default(),
-        rc: RcSettings {
-            i_qp: 27,
-            p_qp: 29,
-            ..RcSettings::default()
+        rc: RcControls {
+            i_frame_qp: 27,
+            p_frame_qp: 29,
+            ..RcControls::default()
         },
         opts: StreamOptions::default(),
         header_mode: HeaderMode::JoinedWith1stFrame,
+        hrd: false,
     }
 }
 
@@ -515,9 +517,9 @@ fn too_small_capture_fails_one_frame_then_idr() {
     let input = stateful_input(
         CodingSettings::default(),
         GopSettings::default(),
-        RcSettings {
-            p_qp: 20,
-            ..RcSettings::default()
+        RcControls {
+            p_frame_qp: 20,
+            ..RcControls::default()
         },
     );
     let (mut stream, mut recons) = (Vec::new(), Vec::new());
@@ -552,7 +554,7 @@ fn headers_larger_than_capture_fail_before_trigger() {
     let input = stateful_input(
         CodingSettings::default(),
         GopSettings::default(),
-        RcSettings::default(),
+        RcControls::default(),
     );
     rig.bufs.dst_size = 16;
     assert_eq!(
@@ -572,7 +574,7 @@ fn watchdog_reset_then_idr() {
     let input = stateful_input(
         CodingSettings::default(),
         GopSettings::default(),
-        RcSettings::default(),
+        RcControls::default(),
     );
     let mut stream = Vec::new();
     let mut recons = Vec::new();
@@ -608,7 +610,7 @@ fn put_bits_ready_is_polled() {
     let input = stateful_input(
         CodingSettings::default(),
         GopSettings::default(),
-        RcSettings::default(),
+        RcControls::default(),
     );
     let mut stream = Vec::new();
     let mut recons = Vec::new();
@@ -627,20 +629,22 @@ fn cbr_300_frames_within_5_percent() {
     let mut rig = Rig::new(vw, vh, 1 << 20);
     let mut s = H264Session::with_limits(&CAPS, &LIMITS, &rig.source(fps));
     s.reset();
-    let input = stateful_input(
+    let mut input = stateful_input(
         CodingSettings::default(),
         GopSettings {
             gop_size: 60,
             ..GopSettings::default()
         },
-        RcSettings {
-            enabled: true,
-            mode: BitrateMode::Cbr,
+        RcControls {
+            frame_rc_enable: true,
+            bitrate_mode: BitrateMode::Cbr as u32,
             bitrate,
             cpb_size_kb: 25, // 200 kbit: half a second at 400 kbit/s
-            ..RcSettings::default()
+            ..RcControls::default()
         },
     );
+    // With HRD signalling: NAL HRD in the SPS, buffering period and picture timing SEI.
+    input.hrd = true;
     let n = 300u32;
     let (mut stream, mut recons) = (Vec::new(), Vec::new());
     for i in 0..n {
@@ -658,6 +662,10 @@ fn cbr_300_frames_within_5_percent() {
         bits * 100 <= target * 105 && bits * 100 >= target * 95,
         "{bits} vs {target}"
     );
+    assert!(
+        stream.windows(4).any(|w| w == [0, 0, 1, 6]),
+        "HRD SEI present"
+    );
     // The whole stream decodes (the first frames are compared bit for bit).
     let dec = ffmpeg_decode("cbr", &stream);
     let frame = (vw * vh * 3 / 2) as usize;
@@ -665,4 +673,165 @@ fn cbr_300_frames_within_5_percent() {
     for (i, rec) in recons.iter().enumerate() {
         assert!(dec[i * frame..(i + 1) * frame] == rec[..], "frame {i}");
     }
+}
+
+#[test]
+fn registers_agree_with_the_plan() {
+    let mut rig = Rig::new(320, 240, 1 << 18);
+    let mut s = H264Session::with_limits(&CAPS, &LIMITS, &rig.source(30));
+    let input = stateful_input(
+        CodingSettings {
+            cabac: true,
+            cabac_init_idc: 2,
+            chroma_qp_index_offset: 5,
+            disable_deblocking_filter_idc: 2,
+            alpha_c0_offset_div2: -6,
+            beta_offset_div2: 6,
+            ..CodingSettings::default()
+        },
+        GopSettings::default(),
+        RcControls {
+            i_frame_qp: 33,
+            p_frame_qp: 35,
+            ..RcControls::default()
+        },
+    );
+    for i in 0..2 {
+        let plan = s.prepare(&input).unwrap();
+        rig.fill(i);
+        start_frame(&mut rig.ve, &s, &plan, &rig.bufs).unwrap();
+        let p0 = AvcPara0(rig.ve.read32(AvcPara0::OFFSET));
+        let p1 = AvcPara1(rig.ve.read32(AvcPara1::OFFSET));
+        assert!(
+            !p0.is_set(AvcPara0::EPTB_DIS),
+            "slice data escaped by the VE"
+        );
+        assert_eq!(p0.get(AvcPara0::SLICE_TYPE), i);
+        assert!(p0.is_set(AvcPara0::ENTROPY_CABAC));
+        assert_eq!(p0.get(AvcPara0::CABAC_INIT_IDC), plan.cabac_init_idc as u32);
+        assert_eq!(plan.cabac_init_idc, if i == 0 { 0 } else { 2 });
+        assert_eq!(p0.get(AvcPara0::DEBLOCK_IDC), 2);
+        assert_eq!(p0.get(AvcPara0::ALPHA_OFFSET_DIV2), 0xA); // −6
+        assert_eq!(p0.get(AvcPara0::BETA_OFFSET_DIV2), 6);
+        assert_eq!(p1.get(AvcPara1::QP), plan.qp as u32);
+        assert_eq!(p1.get(AvcPara1::CHROMA_QP_OFFSET), 5);
+        assert_eq!(p1.get(AvcPara1::STRIDE_MBS_DIV_48), 1);
+        assert_eq!(rig.ve.read32(AvcMePara::OFFSET), AvcMePara::BOOTLIN);
+        assert_eq!(rig.ve.read32(AvcIntEn::OFFSET), 3);
+        let rec = REC[plan.rec_slot as usize];
+        assert_eq!(rig.ve.read32(AvcRecY::OFFSET), rec);
+        assert_eq!(
+            rig.ve.read32(AvcRecC::OFFSET),
+            rec + rig.bufs.sizes.rec_chroma_offset
+        );
+        let refb = plan.ref_slot.map_or(rec, |r| REC[r as usize]);
+        assert_eq!(rig.ve.read32(AvcRef0Y::OFFSET), refb);
+        let mut eng = SwEngine::new(&mut rig.mb);
+        assert_eq!(
+            rig.ve.run(&mut eng, &mut rig.scratch),
+            Some(JobEnd::Finished)
+        );
+        let n = finish_frame(&mut rig.ve).unwrap();
+        s.complete(&plan, n);
+    }
+}
+
+#[test]
+fn midstream_changes_decode() {
+    // Entropy switch (PPS only), a QP change, a bitrate-mode switch, then auto mode on the
+    // stateless node: one stream, decodable, REC equal to the decoder's output.
+    let (vw, vh) = (320, 240);
+    let mut rig = Rig::new(vw, vh, 1 << 20);
+    let mut s = H264Session::with_limits(&CAPS, &LIMITS, &rig.source(30));
+    let mut input = stateful_input(
+        CodingSettings::default(),
+        GopSettings::default(),
+        RcControls::default(),
+    );
+    let (mut stream, mut recons, mut idrs) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..12u32 {
+        match i {
+            3 => input.coding.cabac = true,
+            5 => input.rc.p_frame_qp = 40,
+            7 => {
+                input.rc.frame_rc_enable = true;
+                input.rc.bitrate = 300_000;
+            }
+            _ => {}
+        }
+        let (plan, au, rec) = rig.frame(&mut s, &input, i).unwrap();
+        if plan.idr {
+            idrs.push(i);
+        }
+        stream.extend_from_slice(&au);
+        recons.push(rec);
+    }
+    assert_eq!(idrs, [0], "no change here needs an IDR");
+    check_decoded("midstream", vw, vh, &stream, &recons);
+}
+
+#[test]
+fn stateless_auto_mode_and_separate_headers() {
+    // The stateless node without ENCODE_PARAMS (uapi.md §8.6 auto mode), with the SPS/PPS in
+    // their own buffer (HEADER_MODE_SEPARATE) written by the CPU.
+    let (vw, vh) = (320, 240);
+    let mut rig = Rig::new(vw, vh, 1 << 20);
+    let mut s = H264Session::with_limits(&CAPS, &LIMITS, &rig.source(30));
+    let c = Client::new(vw, vh);
+    let input = FrameInput {
+        parameter_sets: Some(ParameterSets {
+            sps: &c.sps,
+            pps: &c.pps,
+        }),
+        params: None,
+        header_mode: HeaderMode::Separate,
+        gop: GopSettings {
+            gop_size: 4,
+            ..GopSettings::default()
+        },
+        ..stateful_input(
+            CodingSettings::default(),
+            GopSettings::default(),
+            RcControls::default(),
+        )
+    };
+    let (mut stream, mut recons) = (Vec::new(), Vec::new());
+    for i in 0..6u32 {
+        let plan = s.prepare(&input).unwrap();
+        assert_eq!(plan.separate_sps_pps, i % 4 == 0);
+        assert!(!plan.emit.sps_pps);
+        if plan.separate_sps_pps {
+            let mut buf = [0u8; 512];
+            let mut w = crate::h264::bits::BitWriter::new(&mut buf);
+            s.write_parameter_sets(&plan, &mut w).unwrap();
+            stream.extend_from_slice(w.written());
+        }
+        rig.fill(i);
+        start_frame(&mut rig.ve, &s, &plan, &rig.bufs).unwrap();
+        let mut eng = SwEngine::new(&mut rig.mb);
+        rig.ve.run(&mut eng, &mut rig.scratch);
+        let n = finish_frame(&mut rig.ve).unwrap();
+        s.complete(&plan, n);
+        stream.extend_from_slice(rig.ve.bus().slice(DST, n as usize));
+        recons.push(rig.recon(plan.rec_slot));
+    }
+    check_decoded("auto-separate", vw, vh, &stream, &recons);
+}
+
+#[test]
+fn full_hd_1920x1080_through_the_backend() {
+    // The largest picture: private buffers sized by private_sizes() suffice for the model,
+    // and the 1080 visible lines crop out of 1088 coded ones.
+    let mut input = stateful_input(
+        CodingSettings {
+            cabac: true,
+            ..CodingSettings::default()
+        },
+        GopSettings::default(),
+        RcControls::default(),
+    );
+    input.rc.p_frame_qp = 32;
+    let (_, plans) = run_stateful("1080p", 1920, 1080, 2, &input);
+    assert_eq!((plans[0].width_mbs, plans[0].height_mbs), (120, 68));
+    assert_eq!(plans[0].state.sps.level_idc, 40);
 }

@@ -22,6 +22,8 @@ pub struct Engine {
     nacc: u32,
     /// (pStateIdx << 1) | valMPS per ctxIdx.
     st: [u8; NUM_CTX],
+    /// Bins coded so far (BinCountsInNALunits).
+    pub bins: u32,
 }
 
 impl Engine {
@@ -50,6 +52,7 @@ impl Engine {
             acc: 0,
             nacc: 0,
             st,
+            bins: 0,
         }
     }
 
@@ -132,6 +135,7 @@ impl Engine {
 
     /// Encodes one bypass bin (9.3.4.4).
     pub fn bypass<S: BitSink>(&mut self, out: &mut S, bin: bool) -> Result<(), BitError> {
+        self.bins = self.bins.wrapping_add(1);
         self.low <<= 1;
         if bin {
             self.low += self.range;
@@ -151,6 +155,7 @@ impl Engine {
     /// Encodes a bin before termination (9.3.4.5); a 1 flushes the engine, whose last written
     /// bit is the rbsp_stop_one_bit.
     pub fn terminate<S: BitSink>(&mut self, out: &mut S, bin: bool) -> Result<(), BitError> {
+        self.bins = self.bins.wrapping_add(1);
         self.range -= 2;
         if bin {
             self.low += self.range;
@@ -598,6 +603,11 @@ impl CabacWriter {
             self.e.bypass(out, v < 0)?;
         }
         Ok(())
+    }
+
+    /// Bins coded so far in this slice.
+    pub fn bins(&self) -> u32 {
+        self.e.bins
     }
 
     /// Pads after the final flush (whose last bit was the stop bit) to a byte boundary.

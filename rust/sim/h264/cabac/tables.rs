@@ -4,6 +4,7 @@
 //! slices and for P slices with cabac_init_idc 0, 1 and 2.
 
 /// rangeTabLPS[pStateIdx][qCodIRangeIdx].
+#[rustfmt::skip]
 pub const RANGE_LPS: [[u8; 4]; 64] = [
     [128, 176, 208, 240],
     [128, 167, 197, 227],
