@@ -143,6 +143,8 @@ pub enum MbType {
     I16x16,
     /// P_L0_16x16.
     P16x16,
+    /// P_8x8 with four P_L0_8x8 sub-macroblocks.
+    P8x8,
     /// P_Skip.
     PSkip,
 }
@@ -173,10 +175,17 @@ pub struct MbInfo {
     pub nnz_c: [[u8; 4]; 2],
     /// coded_block_flag of the DC blocks: bit 0 luma (I16x16), bit 1 Cb, bit 2 Cr.
     pub cbf_dc: u8,
-    /// Motion vector (quarter samples), zero for intra.
-    pub mv: [i16; 2],
-    /// Coded motion vector difference (CABAC contexts), zero unless P16x16.
-    pub mvd: [i16; 2],
+    /// Motion vector (quarter samples) of each 8×8 quadrant in raster order (all equal unless
+    /// P8x8), zero for intra.
+    pub mvs: [[i16; 2]; 4],
+    /// Coded motion vector differences per 8×8 quadrant (CABAC contexts), zero unless
+    /// P16x16/P8x8.
+    pub mvds: [[i16; 2]; 4],
+}
+
+/// The 8×8 quadrant (raster order) holding luma 4×4 block (x, y) of a macroblock.
+pub fn quadrant(x: usize, y: usize) -> usize {
+    (y >> 1) * 2 + (x >> 1)
 }
 
 /// Number of [`MbInfo`] entries `encode_slice` needs as scratch.
@@ -195,8 +204,10 @@ pub struct SliceStats {
     pub i4x4_mbs: u32,
     /// P_Skip macroblocks.
     pub skip_mbs: u32,
-    /// P_L0_16x16 macroblocks.
+    /// P_L0_16x16 and P_8x8 macroblocks.
     pub inter_mbs: u32,
+    /// Of those, P_8x8.
+    pub p8x8_mbs: u32,
     /// CABAC bins coded in the slice data (0 for CAVLC), for the bin-count limit of 7.4.2.10:
     /// see [`cabac_zero_words_needed`].
     pub cabac_bins: u32,
