@@ -6,11 +6,13 @@
 pub mod au;
 pub mod bits;
 pub mod dpb;
+pub mod fixed;
 pub mod gop;
 pub mod level;
 pub mod nal;
 pub mod poc;
 pub mod pps;
+pub mod rc;
 pub mod slice_header;
 pub mod sps;
 pub mod state;

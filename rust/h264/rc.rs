@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Frame-level rate control (uapi.md §2.5 step 5, §8.4 step 4): direct QP, constant quality,
+//! CBR and VBR with a peak, clamped to MIN/MAX_QP, fed back by each frame's coded size.
+//!
+//! The model is the usual one for hardware encoders without statistics: a frame's size halves
+//! every 6 QP steps, `bits ≈ C · 2^(−(qp − 12)/6)`, with one complexity `C` per frame type kept
+//! in the log domain (Q8 fixed point, [`super::fixed`]). Rate-driven modes choose the QP whose
+//! predicted size meets a target; the target follows a leaky-bucket (HRD/VBV) model of the
+//! coded picture buffer so that, as long as a frame is at most [`SURPRISE`]× larger than
+//! predicted, the buffer never overflows (CBR, and the peak bucket of VBR). A frame far off the
+//! prediction (a scene cut) replaces the estimate at once instead of being averaged in.
+//!
+//! All arithmetic is integer; the only u64 division goes through [`div_u64`].
+
+use super::fixed::{div_u64, exp2_q8, log2_q8, Q8};
+
+/// How much larger than predicted a frame may be while the buffer still cannot overflow: the
+/// target never exceeds 1/SURPRISE of the free buffer space.
+pub const SURPRISE: u32 = 4;
+
+/// Rate-control mode (`FRAME_RC_ENABLE` and `BITRATE_MODE`, uapi.md §8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RcMode {
+    /// FRAME_RC_ENABLE = 0: `H264_I_FRAME_QP` / `H264_P_FRAME_QP`.
+    Direct {
+        /// QP of I frames.
+        i_qp: u8,
+        /// QP of P frames.
+        p_qp: u8,
+    },
+    /// BITRATE_MODE = CQ: `CONSTANT_QUALITY` 0..=100 (100 = best).
+    ConstantQuality {
+        /// Quality 0..=100.
+        quality: u8,
+    },
+    /// BITRATE_MODE = CBR at `bitrate`.
+    Cbr,
+    /// BITRATE_MODE = VBR: average `bitrate`, at most `peak_bitrate` over the buffer.
+    Vbr,
+}
+
+/// Rate-control settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RcConfig {
+    /// Mode.
+    pub mode: RcMode,
+    /// `H264_MIN_QP`.
+    pub min_qp: u8,
+    /// `H264_MAX_QP`.
+    pub max_qp: u8,
+    /// `BITRATE` in bit/s (CBR target, VBR average).
+    pub bitrate: u32,
+    /// `BITRATE_PEAK` in bit/s (VBR); 0 = twice the bitrate.
+    pub peak_bitrate: u32,
+    /// Coded picture buffer size in bits (`H264_CPB_SIZE` × 8000); 0 = one second of
+    /// (peak) bitrate.
+    pub cpb_bits: u32,
+    /// Frame rate numerator (frames per second = num/den, i.e. timeperframe den/num).
+    pub fps_num: u32,
+    /// Frame rate denominator.
+    pub fps_den: u32,
+    /// Macroblocks per frame (for the first frame's guess).
+    pub frame_mbs: u32,
+}
+
+/// Invalid settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RcError {
+    /// Zero bitrate or frame rate in a rate-driven mode, or min_qp > max_qp, or a QP > 51.
+    Config,
+}
+
+/// The rate controller of one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateControl {
+    cfg: RcConfig,
+    /// Bits the channel removes from the buffer per frame (CBR: bitrate; VBR: peak).
+    drain_per_frame: u64,
+    /// Average bits per frame (bitrate / fps).
+    avg_per_frame: u64,
+    cpb_bits: u64,
+    /// Encoder-side buffer fullness (bits waiting for the channel), 0..=cpb_bits.
+    fullness: u64,
+    /// VBR: bits spent above (positive) or below the average so far, bounded.
+    debt: i64,
+    /// log2 of a P frame's bits at QP 12, Q8.
+    log_p: i32,
+    /// log2(I bits / P bits) at equal QP, Q8: I frames are predicted from the P model, so a
+    /// drifting scene moves both.
+    ip_offset: i32,
+    measured_p: bool,
+    measured_i: bool,
+    last_qp: [u8; 2],
+    /// QP and predicted size of the frame being encoded.
+    pending: Option<(bool, u8, u64)>,
+    scene_cut: bool,
+    overflows: u32,
+}
+
+/// Log-domain gap between I and P frames at equal QP used before both were measured (an I frame
+/// is about 3× a P frame).
+const I_OVER_P_Q8: i32 = 406; // log2(3) · 256
+/// A frame whose size differs from the prediction by more than this (1.5 octaves ≈ 2.8×) is
+/// treated as a scene change.
+const SCENE_CUT_Q8: i32 = 384;
+
+fn idx(intra: bool) -> usize {
+    if intra {
+        0
+    } else {
+        1
+    }
+}
+
+impl RateControl {
+    /// A controller for a new stream.
+    pub fn new(cfg: RcConfig) -> Result<Self, RcError> {
+        let mut rc = Self {
+            cfg,
+            drain_per_frame: 0,
+            avg_per_frame: 0,
+            cpb_bits: 0,
+            fullness: 0,
+            debt: 0,
+            log_p: 0,
+            ip_offset: I_OVER_P_Q8,
+            measured_p: false,
+            measured_i: false,
+            last_qp: [26, 28],
+            pending: None,
+            scene_cut: false,
+            overflows: 0,
+        };
+        rc.reconfigure(cfg)?;
+        // First guess (used until a frame of each type was coded): I ≈ 200 bits/MB at QP 26
+        // (=> ×5 at QP 12), P a third of that.
+        let i_log = log2_q8(cfg.frame_mbs.max(1) as u64 * 200) + (26 - 12) * Q8 / 6;
+        rc.log_p = i_log - I_OVER_P_Q8;
+        Ok(rc)
+    }
+
+    /// Applies new settings mid-stream (bitrate change, …), keeping the learnt complexities.
+    pub fn reconfigure(&mut self, cfg: RcConfig) -> Result<(), RcError> {
+        if cfg.min_qp > cfg.max_qp || cfg.max_qp > 51 {
+            return Err(RcError::Config);
+        }
+        let rate_driven = matches!(cfg.mode, RcMode::Cbr | RcMode::Vbr);
+        if rate_driven && (cfg.bitrate == 0 || cfg.fps_num == 0 || cfg.fps_den == 0) {
+            return Err(RcError::Config);
+        }
+        if let RcMode::Direct { i_qp, p_qp } = cfg.mode {
+            if i_qp > 51 || p_qp > 51 {
+                return Err(RcError::Config);
+            }
+        }
+        self.cfg = cfg;
+        if rate_driven {
+            let per_frame =
+                |rate: u32| div_u64(rate as u64 * cfg.fps_den as u64, cfg.fps_num).max(1);
+            self.avg_per_frame = per_frame(cfg.bitrate);
+            let peak = match cfg.mode {
+                RcMode::Vbr if cfg.peak_bitrate >= cfg.bitrate => cfg.peak_bitrate,
+                RcMode::Vbr => cfg.bitrate.saturating_mul(2),
+                _ => cfg.bitrate,
+            };
+            self.drain_per_frame = per_frame(peak);
+            let old_cpb = self.cpb_bits;
+            self.cpb_bits = if cfg.cpb_bits != 0 {
+                cfg.cpb_bits as u64
+            } else {
+                peak as u64
+            };
+            // The buffer must hold a few frames for the model to have room.
+            self.cpb_bits = self.cpb_bits.max(4 * self.drain_per_frame);
+            // Keep the relative fullness across a size change (a smaller buffer must not start
+            // out full).
+            self.fullness = if old_cpb == 0 {
+                self.cpb_bits >> 1
+            } else {
+                let old = old_cpb.min(u32::MAX as u64) as u32;
+                div_u64(
+                    self.fullness
+                        .min(old as u64)
+                        .saturating_mul(self.cpb_bits.min(u32::MAX as u64)),
+                    old,
+                )
+            }
+            .min(self.cpb_bits);
+        }
+        Ok(())
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &RcConfig {
+        &self.cfg
+    }
+
+    fn clamp(&self, qp: i32) -> u8 {
+        qp.clamp(self.cfg.min_qp as i32, self.cfg.max_qp as i32) as u8
+    }
+
+    /// log2 of the bits at QP 12 of a frame of the type, Q8.
+    fn log_c(&self, intra: bool) -> i32 {
+        if intra {
+            self.log_p + self.ip_offset
+        } else {
+            self.log_p
+        }
+    }
+
+    /// Predicted bits of a frame of the type at `qp`.
+    fn predict(&self, intra: bool, qp: u8) -> u64 {
+        exp2_q8(self.log_c(intra) - (qp as i32 - 12) * Q8 / 6)
+    }
+
+    /// The QP at which the model predicts `target` bits.
+    fn qp_for(&self, intra: bool, target: u64) -> i32 {
+        // qp = 12 + 6·(log C − log target); round to nearest.
+        let d = self.log_c(intra) - log2_q8(target.max(1));
+        12 + (6 * d + if d >= 0 { Q8 / 2 } else { -Q8 / 2 }) / Q8
+    }
+
+    /// Largest frame (bits) the buffer can take now; `u64::MAX` in the QP-driven modes. A
+    /// backend may use it as its output limit and re-encode with [`RateControl::retry_qp`].
+    pub fn max_frame_bits(&self) -> u64 {
+        match self.cfg.mode {
+            RcMode::Cbr | RcMode::Vbr => self.cpb_bits - self.fullness.min(self.cpb_bits),
+            _ => u64::MAX,
+        }
+    }
+
+    /// Chooses the QP of the next frame.
+    pub fn frame_qp(&mut self, intra: bool) -> u8 {
+        let qp = match self.cfg.mode {
+            RcMode::Direct { i_qp, p_qp } => self.clamp(if intra { i_qp } else { p_qp } as i32),
+            RcMode::ConstantQuality { quality } => {
+                // Linear map, 100 → 0 and 0 → 51 (uapi.md §2.5 step 5: "linear map").
+                let q = quality.min(100) as i32;
+                self.clamp((51 * (100 - q) + 50) / 100)
+            }
+            RcMode::Cbr | RcMode::Vbr => self.rate_qp(intra),
+        };
+        let predicted = self.predict(intra, qp);
+        self.pending = Some((intra, qp, predicted));
+        if let Some(l) = self.last_qp.get_mut(idx(intra)) {
+            *l = qp;
+        }
+        qp
+    }
+
+    fn rate_qp(&self, intra: bool) -> u8 {
+        let avg = self.avg_per_frame as i64;
+        // Base: the average frame, steered towards half a buffer (CBR) or a zero bit debt (VBR)
+        // over a few frames.
+        let base = match self.cfg.mode {
+            RcMode::Vbr => avg - (self.debt >> 4),
+            // A gentle pull (1/32 of the error per frame) spreads an I frame's excess over the
+            // following P frames instead of starving the next few.
+            _ => avg + (((self.cpb_bits >> 1) as i64 - self.fullness as i64) >> 5),
+        };
+        let base = base.max(avg >> 3).max(1) as u64;
+        // I frames take what the model says they cost relative to P at a QP 3 lower (finer),
+        // bounded so one I frame does not eat the buffer.
+        let mut target = if intra {
+            // log2 of the I/P target ratio: the size ratio at a QP 3 lower (half an octave).
+            let ratio = (self.ip_offset + Q8 / 2).clamp(0, 3 * Q8);
+            exp2_q8(log2_q8(base) + ratio)
+        } else {
+            base
+        };
+        // Never plan more than 1/SURPRISE of the free space: even a frame SURPRISE× larger than
+        // predicted fits. Before any frame was measured the model is only a guess from the
+        // frame size: be SURPRISE times more careful.
+        let measured = self.measured_p || self.measured_i;
+        let share = if measured {
+            SURPRISE
+        } else {
+            SURPRISE * SURPRISE
+        };
+        let free = self.max_frame_bits();
+        let cap = div_u64(free, share);
+        target = target.min(cap).max(1);
+        let mut qp = self.qp_for(intra, target);
+        // Keep quality steady: lower the QP by at most 3 per frame of the same type (raising is
+        // unrestricted, which is what protects the buffer).
+        let last = self.last_qp.get(idx(intra)).copied().unwrap_or(26) as i32;
+        if (intra && self.measured_i) || (!intra && self.measured_p) {
+            qp = qp.max(last - 3);
+        }
+        // The prediction at the clamped QP may still exceed the buffer share: step up.
+        let mut qp = self.clamp(qp);
+        while qp < self.cfg.max_qp && self.predict(intra, qp) > cap {
+            qp += 1;
+        }
+        qp
+    }
+
+    /// Like [`RateControl::frame_qp`] for a re-encode of the same frame after the hardware
+    /// reported an output overflow: 6 QP (half the size) above the last attempt.
+    pub fn retry_qp(&mut self) -> u8 {
+        let (intra, qp, _) = self.pending.unwrap_or((false, 26, 0));
+        let qp = self.clamp(qp as i32 + 6);
+        self.pending = Some((intra, qp, self.predict(intra, qp)));
+        qp
+    }
+
+    /// Whether the last frame looked like a scene change (its size was far from the model):
+    /// a stateful encoder may want to code an IDR next.
+    pub fn scene_cut_detected(&self) -> bool {
+        self.scene_cut
+    }
+
+    /// Buffer overflows seen so far (a frame larger than [`RateControl::max_frame_bits`]).
+    pub fn overflows(&self) -> u32 {
+        self.overflows
+    }
+
+    /// Current encoder-side buffer fullness in bits (rate-driven modes).
+    pub fn buffer_fullness(&self) -> u64 {
+        self.fullness
+    }
+
+    /// Feeds back a coded frame: its type, the QP it was coded with and its size in bytes
+    /// (`bytesused` minus nothing: headers count against the rate too).
+    pub fn update(&mut self, intra: bool, qp: u8, coded_bytes: u32) {
+        let bits = (coded_bytes as u64) << 3;
+        let observed = log2_q8(bits.max(1)) + (qp.min(51) as i32 - 12) * Q8 / 6;
+        let i = idx(intra);
+        let jump = observed - self.log_c(intra);
+        if intra {
+            if !self.measured_p {
+                // Nothing measured yet: scale the P model from the default I/P gap.
+                self.log_p = observed - self.ip_offset;
+                self.scene_cut = false;
+            } else if self.measured_i && jump.abs() <= SCENE_CUT_Q8 {
+                // Same scene: learn the I/P gap (half of the new observation).
+                self.ip_offset += jump >> 1;
+                self.scene_cut = false;
+            } else if !self.measured_i {
+                self.ip_offset = observed - self.log_p;
+                self.scene_cut = false;
+            } else {
+                // Scene change at an I frame: the whole scene moved.
+                self.log_p += jump;
+                self.scene_cut = true;
+            }
+            self.measured_i = true;
+        } else {
+            self.scene_cut = self.measured_p && jump.abs() > SCENE_CUT_Q8;
+            if !self.measured_p || self.scene_cut {
+                // First measurement or scene change: take it as is (fast reaction).
+                self.log_p = observed;
+            } else {
+                // Three quarters of the new observation: fast tracking, some noise smoothing.
+                self.log_p += jump - (jump >> 2);
+            }
+            self.measured_p = true;
+        }
+        if let Some(l) = self.last_qp.get_mut(i) {
+            *l = qp;
+        }
+        self.pending = None;
+        if matches!(self.cfg.mode, RcMode::Cbr | RcMode::Vbr) {
+            if bits > self.max_frame_bits() {
+                self.overflows = self.overflows.saturating_add(1);
+            }
+            // Leaky bucket: the frame enters, the channel drains one frame period.
+            self.fullness = (self.fullness + bits)
+                .min(self.cpb_bits)
+                .saturating_sub(self.drain_per_frame);
+            // VBR debt, bounded to ±2 s of average rate so old history does not dominate.
+            // (u32 division: frames per second, rounded down.)
+            let fps = (self.cfg.fps_num / self.cfg.fps_den.max(1)).max(4) as i64;
+            let bound = (self.avg_per_frame as i64).saturating_mul(2 * fps);
+            self.debt = (self.debt + bits as i64 - self.avg_per_frame as i64).clamp(-bound, bound);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

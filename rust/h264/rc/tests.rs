@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Rate control against a synthetic encoder: a frame of complexity `c` (bits at QP 12) coded at
+//! `qp` takes `c · 2^(−(qp−12)/6)` bits, times some noise; I frames cost 3× a P frame.
+use super::*;
+use crate::h264::testutil::Rng;
+use std::vec::Vec;
+
+fn cfg(mode: RcMode, bitrate: u32, fps: u32) -> RcConfig {
+    RcConfig {
+        mode,
+        min_qp: 0,
+        max_qp: 51,
+        bitrate,
+        peak_bitrate: 0,
+        cpb_bits: 0,
+        fps_num: fps,
+        fps_den: 1,
+        frame_mbs: 8160,
+    }
+}
+
+/// Bytes the synthetic encoder produces.
+fn encode(c: f64, intra: bool, qp: u8, noise: f64) -> u32 {
+    let c = if intra { 3.0 * c } else { c };
+    let bits = c * (2f64).powf(-(qp as f64 - 12.0) / 6.0) * noise;
+    (bits / 8.0).max(1.0) as u32
+}
+
+struct Trace {
+    bytes: Vec<u32>,
+    qps: Vec<u8>,
+    cuts: Vec<bool>,
+    overflows: u32,
+}
+
+/// Runs `n` frames, IDR every `gop`, with `complexity(frame)` and ±`noise` relative noise.
+fn run(
+    rc: &mut RateControl,
+    n: usize,
+    gop: usize,
+    noise: f64,
+    seed: u64,
+    complexity: impl Fn(usize) -> f64,
+) -> Trace {
+    let mut rng = Rng::new(seed);
+    let mut t = Trace {
+        bytes: Vec::new(),
+        qps: Vec::new(),
+        cuts: Vec::new(),
+        overflows: 0,
+    };
+    for k in 0..n {
+        let intra = k % gop == 0;
+        let qp = rc.frame_qp(intra);
+        let limit = rc.max_frame_bits();
+        let nz = 1.0 + noise * (2.0 * (rng.next_u32() as f64 / u32::MAX as f64) - 1.0);
+        let b = encode(complexity(k), intra, qp, nz);
+        if (b as u64) * 8 > limit {
+            t.overflows += 1;
+            if std::env::var("RC_DEBUG").is_ok() {
+                std::println!(
+                    "overflow at {k}: intra {intra} qp {qp} bits {} limit {limit} fullness {}",
+                    b as u64 * 8,
+                    rc.buffer_fullness()
+                );
+                for j in k.saturating_sub(5)..k {
+                    std::println!(
+                        "  {j}: qp {} bytes {} cut {}",
+                        t.qps[j],
+                        t.bytes[j],
+                        t.cuts[j]
+                    );
+                }
+            }
+        }
+        rc.update(intra, qp, b);
+        t.bytes.push(b);
+        t.qps.push(qp);
+        t.cuts.push(rc.scene_cut_detected());
+    }
+    assert_eq!(t.overflows, rc.overflows());
+    t
+}
+
+fn kbps(bytes: &[u32], fps: u32) -> f64 {
+    bytes.iter().map(|&b| b as f64 * 8.0).sum::<f64>() / bytes.len() as f64 * fps as f64 / 1000.0
+}
+
+#[test]
+fn cbr_steady_scene_hits_bitrate() {
+    let mut rc = RateControl::new(cfg(RcMode::Cbr, 2_000_000, 30)).unwrap();
+    let t = run(&mut rc, 900, 30, 0.1, 1, |_| 600_000.0);
+    assert_eq!(t.overflows, 0);
+    let rate = kbps(&t.bytes[300..], 30);
+    assert!((rate - 2000.0).abs() < 2000.0 * 0.05, "rate {rate} kbit/s");
+    // Steady QP on P frames once settled.
+    let p: Vec<u8> = t.qps[300..]
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 30 != 0)
+        .map(|(_, &q)| q)
+        .collect();
+    let (lo, hi) = (p.iter().min().unwrap(), p.iter().max().unwrap());
+    assert!(hi - lo <= 4, "P QP range {lo}..{hi}");
+}
+
+#[test]
+fn cbr_scene_cuts_no_overflow_fast_reaction() {
+    let fps = 30;
+    let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, fps)).unwrap();
+    // ×6 harder at frame 100 (mid-GOP), back to easy at 250, with 20 % noise.
+    let t = run(&mut rc, 400, 60, 0.2, 2, |k| {
+        if (100..250).contains(&k) {
+            1_800_000.0
+        } else {
+            300_000.0
+        }
+    });
+    assert_eq!(t.overflows, 0);
+    assert!(t.cuts[100], "cut detected on the first frame after it");
+    assert!(t.cuts[250]);
+    // Within 3 frames the P frames are back within 2× of the per-frame budget.
+    let budget = 1_000_000.0 / fps as f64 / 8.0;
+    for k in 103..110 {
+        if k % 60 != 0 {
+            assert!(
+                (t.bytes[k] as f64) < 2.0 * budget,
+                "frame {k}: {} bytes",
+                t.bytes[k]
+            );
+        }
+    }
+    let rate = kbps(&t.bytes[120..240], fps);
+    assert!((rate - 1000.0).abs() < 100.0, "hard scene rate {rate}");
+}
+
+#[test]
+fn vbr_average_and_peak() {
+    let fps = 25;
+    let mut c = cfg(RcMode::Vbr, 1_500_000, fps);
+    c.peak_bitrate = 3_000_000;
+    let mut rc = RateControl::new(c).unwrap();
+    // Scenes of varying difficulty, 4 s each.
+    let t = run(&mut rc, 2000, 50, 0.1, 3, |k| {
+        [200_000.0, 900_000.0, 500_000.0, 1_400_000.0][(k / 100) % 4]
+    });
+    assert_eq!(t.overflows, 0, "peak bucket never overflows");
+    let rate = kbps(&t.bytes[200..], fps);
+    assert!((rate - 1500.0).abs() < 150.0, "average {rate}");
+    // No one-second window above the peak by more than the buffer allows (1 s of peak).
+    for w in t.bytes.windows(fps as usize) {
+        let bits: f64 = w.iter().map(|&b| b as f64 * 8.0).sum();
+        assert!(bits < 2.0 * 3_000_000.0);
+    }
+}
+
+#[test]
+fn cpb_size_respected() {
+    let mut c = cfg(RcMode::Cbr, 500_000, 30);
+    c.cpb_bits = 500_000 / 2; // half a second
+    let mut rc = RateControl::new(c).unwrap();
+    let t = run(&mut rc, 600, 30, 0.15, 4, |k| {
+        if k % 97 < 50 {
+            100_000.0
+        } else {
+            400_000.0
+        }
+    });
+    assert_eq!(t.overflows, 0);
+    assert!(rc.buffer_fullness() <= 250_000);
+}
+
+#[test]
+fn direct_and_constant_quality() {
+    let mut c = cfg(RcMode::Direct { i_qp: 24, p_qp: 28 }, 0, 0);
+    c.min_qp = 10;
+    c.max_qp = 26;
+    let mut rc = RateControl::new(c).unwrap();
+    assert_eq!((rc.frame_qp(true), rc.frame_qp(false)), (24, 26));
+    assert_eq!(rc.max_frame_bits(), u64::MAX);
+    rc.update(false, 26, 123_456); // feedback is harmless
+    assert_eq!(rc.frame_qp(false), 26);
+    let mut last = 52;
+    for q in 0..=100u8 {
+        let mut rc = RateControl::new(cfg(RcMode::ConstantQuality { quality: q }, 0, 0)).unwrap();
+        let qp = rc.frame_qp(false);
+        assert!(qp <= last, "monotonic");
+        last = qp;
+    }
+    assert_eq!(last, 0);
+    let mut c = cfg(RcMode::ConstantQuality { quality: 0 }, 0, 0);
+    c.max_qp = 40;
+    assert_eq!(RateControl::new(c).unwrap().frame_qp(true), 40);
+}
+
+#[test]
+fn config_errors() {
+    assert_eq!(
+        RateControl::new(cfg(RcMode::Cbr, 0, 30)).err(),
+        Some(RcError::Config)
+    );
+    assert_eq!(
+        RateControl::new(cfg(RcMode::Vbr, 1000, 0)).err(),
+        Some(RcError::Config)
+    );
+    let mut c = cfg(RcMode::Cbr, 1000, 30);
+    c.min_qp = 40;
+    c.max_qp = 30;
+    assert_eq!(RateControl::new(c).err(), Some(RcError::Config));
+    assert_eq!(
+        RateControl::new(cfg(RcMode::Direct { i_qp: 52, p_qp: 0 }, 0, 0)).err(),
+        Some(RcError::Config)
+    );
+}
+
+#[test]
+fn retry_raises_qp() {
+    let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+    let q = rc.frame_qp(true);
+    assert_eq!(rc.retry_qp(), (q + 6).min(51));
+}
+
+#[test]
+fn reconfigure_bitrate_mid_stream() {
+    let mut rc = RateControl::new(cfg(RcMode::Cbr, 4_000_000, 30)).unwrap();
+    let t1 = run(&mut rc, 300, 30, 0.1, 6, |_| 800_000.0);
+    rc.reconfigure(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+    let t2 = run(&mut rc, 600, 30, 0.1, 7, |_| 800_000.0);
+    assert!((kbps(&t1.bytes[150..], 30) - 4000.0).abs() < 200.0);
+    assert!((kbps(&t2.bytes[300..], 30) - 1000.0).abs() < 50.0);
+    assert_eq!(t2.overflows, 0);
+}
+
+/// Property: random bitrates, frame rates, buffer sizes and scenes whose complexity changes by
+/// at most 2× from frame to frame (half of SURPRISE, leaving room for the model's lag and the
+/// noise) never overflow the buffer (CBR and VBR), as long
+/// as the QP range is not the limit.
+#[test]
+fn prop_never_overflows() {
+    let mut rng = Rng::new(99);
+    for case in 0..300 {
+        let fps = rng.range(5, 60) as u32;
+        let bitrate = rng.range(200_000, 20_000_000) as u32;
+        let vbr = rng.bool();
+        let mut c = cfg(if vbr { RcMode::Vbr } else { RcMode::Cbr }, bitrate, fps);
+        c.cpb_bits = if rng.bool() {
+            0
+        } else {
+            (bitrate as i64 * rng.range(25, 200) / 100) as u32
+        };
+        c.peak_bitrate = if vbr {
+            (bitrate as i64 * rng.range(100, 300) / 100) as u32
+        } else {
+            0
+        };
+        let mut rc = RateControl::new(c).unwrap();
+        let per_frame = bitrate as f64 / fps as f64;
+        // Complexities keeping the needed QP well inside 0..51.
+        let mut cx = per_frame * 2.0;
+        let mut scene = Vec::new();
+        for _ in 0..500 {
+            let f = (2f64).powf((rng.next_u32() as f64 / u32::MAX as f64) * 2.0 - 1.0); // ×0.5..×2
+            cx = (cx * f).clamp(per_frame * 0.5, per_frame * 10.0);
+            scene.push(cx);
+        }
+        let gop = rng.range(1, 120) as usize;
+        let t = run(&mut rc, 500, gop, 0.05, case, |k| scene[k]);
+        assert_eq!(
+            t.overflows, 0,
+            "case {case}: fps {fps} bitrate {bitrate} vbr {vbr} gop {gop}"
+        );
+    }
+}
+
+/// `cargo test -p slenc-core rc_benchmark -- --ignored --nocapture` prints how close each mode
+/// gets to its target and how steady the QP is.
+#[test]
+#[ignore]
+fn rc_benchmark() {
+    use std::println;
+    let scenes =
+        |k: usize| [300_000.0, 1_200_000.0, 600_000.0, 2_400_000.0, 150_000.0][(k / 150) % 5];
+    for (name, mode) in [("CBR", RcMode::Cbr), ("VBR", RcMode::Vbr)] {
+        for &(bitrate, fps) in &[(500_000u32, 30u32), (2_000_000, 30), (8_000_000, 60)] {
+            let mut c = cfg(mode, bitrate, fps);
+            c.peak_bitrate = bitrate * 2;
+            let mut rc = RateControl::new(c).unwrap();
+            let start = std::time::Instant::now();
+            let t = run(&mut rc, 3000, 60, 0.15, 11, |k| {
+                scenes(k) * bitrate as f64 / 2_000_000.0
+            });
+            let ns = start.elapsed().as_nanos() as f64 / 3000.0;
+            let rate = kbps(&t.bytes, fps);
+            let mean_qp = t.qps.iter().map(|&q| q as f64).sum::<f64>() / t.qps.len() as f64;
+            let jitter = t
+                .qps
+                .windows(2)
+                .map(|w| (w[1] as f64 - w[0] as f64).abs())
+                .sum::<f64>()
+                / t.qps.len() as f64;
+            println!(
+                "{name} {:>5} kbit/s @{fps}: got {:>8.1} kbit/s ({:+.2} %), mean QP {:.1}, |ΔQP| {:.2}/frame, overflows {}, {:.0} ns/frame",
+                bitrate / 1000, rate, (rate / (bitrate as f64 / 1000.0) - 1.0) * 100.0, mean_qp, jitter, t.overflows, ns
+            );
+        }
+    }
+}
