@@ -108,7 +108,7 @@ pub fn open(device: Option<&Path>) -> Result<Node> {
             })?
         }
     };
-    let (media_path, media) = find_media(&video_path, &cap)?;
+    let (media_path, media) = find_media(&video_path, &video, &cap)?;
     Ok(Node {
         video_path,
         video,
@@ -118,67 +118,80 @@ pub fn open(device: Option<&Path>) -> Result<Node> {
     })
 }
 
-/// The media device of a video node: first through sysfs
-/// (`/sys/class/video4linux/videoN/device/media*`), else the `/dev/media*` whose
-/// `MEDIA_IOC_DEVICE_INFO` bus_info (or driver) matches the node's QUERYCAP.
-fn find_media(video_path: &Path, cap: &Capability) -> Result<(PathBuf, File)> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    // Resolve /dev/videoN symlinks (udev's by-path names) to the kernel name.
+/// The media device of a video node: the one whose graph (`MEDIA_IOC_G_TOPOLOGY`) has an
+/// interface for the node's device number. Candidates are tried in this order: sysfs
+/// (`/sys/class/video4linux/videoN/device/media*`), then every `/dev/media*`. If no graph can be
+/// read, the first sysfs candidate or the `/dev/media*` whose `MEDIA_IOC_DEVICE_INFO` bus_info
+/// matches the node's QUERYCAP is taken.
+fn find_media(video_path: &Path, video: &File, cap: &Capability) -> Result<(PathBuf, File)> {
+    let rdev = video
+        .metadata()
+        .map(|m| std::os::unix::fs::MetadataExt::rdev(&m))
+        .unwrap_or(0);
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
     let canon = std::fs::canonicalize(video_path).unwrap_or_else(|_| video_path.to_path_buf());
-    if let Some(name) = canon.file_name().and_then(|n| n.to_str()) {
-        let dev_dir = Path::new("/sys/class/video4linux")
-            .join(name)
-            .join("device");
-        if let Ok(rd) = std::fs::read_dir(&dev_dir) {
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().into_owned();
-                if n.starts_with("media") && n[5..].parse::<u32>().is_ok() {
-                    candidates.push(Path::new("/dev").join(n));
+    let node_name = canon
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+
+    let media_names = |dir: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        let k = n.strip_prefix("media")?.parse::<u32>().ok()?;
+                        Some((k, Path::new("/dev").join(n)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v.into_iter().map(|(_, p)| p).collect()
+    };
+    let sysfs = media_names(
+        &Path::new("/sys/class/video4linux")
+            .join(&node_name)
+            .join("device"),
+    );
+    let mut candidates = sysfs.clone();
+    for p in media_names(Path::new("/dev")) {
+        if !candidates.contains(&p) {
+            candidates.push(p);
+        }
+    }
+
+    let mut fallback: Option<(PathBuf, File)> = None;
+    for p in &candidates {
+        let Ok(f) = open_rw_nonblock(p) else { continue };
+        match sys::media_topology(&f) {
+            Ok(t) => {
+                if t.devnodes.contains(&(major as u32, minor as u32)) {
+                    if !t.functions.contains(&sys::MEDIA_ENT_F_PROC_VIDEO_ENCODER) {
+                        eprintln!(
+                            "warning: {}: no entity with function MEDIA_ENT_F_PROC_VIDEO_ENCODER (GStreamer's element would not register)",
+                            p.display()
+                        );
+                    }
+                    return Ok((p.clone(), f));
+                }
+            }
+            Err(_) => {
+                let by_bus = sys::media_device_info(&f)
+                    .map(|i| !cap.bus_info.is_empty() && sys::cstr(&i.bus_info) == cap.bus_info)
+                    .unwrap_or(false);
+                if fallback.is_none() && (sysfs.contains(p) || by_bus) {
+                    fallback = Some((p.clone(), f));
                 }
             }
         }
     }
-    candidates.sort();
-    for p in &candidates {
-        if let Ok(f) = open_rw_nonblock(p) {
-            return Ok((p.clone(), f));
-        }
-    }
-    // Fallback: scan /dev/media*.
-    let mut medias: Vec<PathBuf> = std::fs::read_dir("/dev")
-        .map(|rd| {
-            rd.flatten()
-                .filter(|e| {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    n.starts_with("media") && n[5..].parse::<u32>().is_ok()
-                })
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default();
-    medias.sort();
-    let mut by_driver = None;
-    for p in medias {
-        let Ok(f) = open_rw_nonblock(&p) else {
-            continue;
-        };
-        let Ok(info) = sys::media_device_info(&f) else {
-            continue;
-        };
-        if !cap.bus_info.is_empty() && sys::cstr(&info.bus_info) == cap.bus_info {
-            return Ok((p, f));
-        }
-        if by_driver.is_none() && sys::cstr(&info.driver) == cap.driver {
-            by_driver = Some((p, f));
-        }
-    }
-    by_driver.ok_or_else(|| {
+    fallback.ok_or_else(|| {
         Error::msg(format!(
-            "{}: no media device found for it (no /sys/class/video4linux/{}/device/media*, and no /dev/media* with bus_info '{}' or driver '{}'); the stateless node needs the request API",
+            "{}: no media device found for it (no media graph with an interface for device {major}:{minor}, no /sys/class/video4linux/{node_name}/device/media*, no /dev/media* with bus_info '{}'); the stateless node needs the request API",
             video_path.display(),
-            canon.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            cap.bus_info,
-            cap.driver
+            cap.bus_info
         ))
     })
 }

@@ -39,8 +39,67 @@ pub const DMA_BUF_SYNC_WRITE: u64 = 2;
 pub const DMA_BUF_SYNC_START: u64 = 0;
 pub const DMA_BUF_SYNC_END: u64 = 4;
 
+/// `struct media_v2_topology` (packed, 72 bytes).
+#[repr(C, packed)]
+#[derive(Clone, Copy, Default)]
+struct MediaV2Topology {
+    topology_version: u64,
+    num_entities: u32,
+    reserved1: u32,
+    ptr_entities: u64,
+    num_interfaces: u32,
+    reserved2: u32,
+    ptr_interfaces: u64,
+    num_pads: u32,
+    reserved3: u32,
+    ptr_pads: u64,
+    num_links: u32,
+    reserved4: u32,
+    ptr_links: u64,
+}
+
+/// `struct media_v2_entity` (packed, 96 bytes).
+#[repr(C, packed)]
+#[derive(Clone, Copy)]
+struct MediaV2Entity {
+    id: u32,
+    name: [u8; 64],
+    function: u32,
+    flags: u32,
+    reserved: [u32; 5],
+}
+
+/// `struct media_v2_interface` (packed, 112 bytes); `raw[0..2]` is the devnode major/minor.
+#[repr(C, packed)]
+#[derive(Clone, Copy)]
+struct MediaV2Interface {
+    id: u32,
+    intf_type: u32,
+    flags: u32,
+    reserved: [u32; 9],
+    raw: [u32; 16],
+}
+
+const _: () = assert!(std::mem::size_of::<MediaV2Topology>() == 72);
+const _: () = assert!(std::mem::size_of::<MediaV2Entity>() == 96);
+const _: () = assert!(std::mem::size_of::<MediaV2Interface>() == 112);
+
+/// `MEDIA_ENT_F_PROC_VIDEO_ENCODER`.
+pub const MEDIA_ENT_F_PROC_VIDEO_ENCODER: u32 = 0x4007;
+
+/// What the tool needs of a media graph.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Topology {
+    /// Entity functions.
+    pub functions: Vec<u32>,
+    /// (major, minor) of every interface's device node.
+    pub devnodes: Vec<(u32, u32)>,
+}
+
 mod ioctl {
-    use super::{DmaBufSync, MediaDeviceInfo};
+    use super::{DmaBufSync, MediaDeviceInfo, MediaV2Topology};
+    // MEDIA_IOC_G_TOPOLOGY = _IOWR('|', 0x04, struct media_v2_topology)
+    nix::ioctl_readwrite!(media_ioc_g_topology, b'|', 0x04, MediaV2Topology);
     // MEDIA_IOC_DEVICE_INFO = _IOWR('|', 0x00, struct media_device_info)
     nix::ioctl_readwrite!(media_ioc_device_info, b'|', 0x00, MediaDeviceInfo);
     // DMA_BUF_IOCTL_SYNC = _IOW('b', 0, struct dma_buf_sync)
@@ -60,6 +119,35 @@ pub fn media_device_info(fd: &impl AsRawFd) -> Result<MediaDeviceInfo, Errno> {
     // SAFETY: `info` is a live, writable struct of the size the ioctl number encodes.
     unsafe { ioctl::media_ioc_device_info(fd.as_raw_fd(), &mut info) }?;
     Ok(info)
+}
+
+/// `MEDIA_IOC_G_TOPOLOGY`, twice: counts, then entities and interfaces.
+pub fn media_topology(fd: &impl AsRawFd) -> Result<Topology, Errno> {
+    let mut t = MediaV2Topology::default();
+    // SAFETY: `t` is a live struct of the ioctl's size; all pointers are 0 (counts only).
+    unsafe { ioctl::media_ioc_g_topology(fd.as_raw_fd(), &mut t) }?;
+    let ne = t.num_entities as usize;
+    let ni = t.num_interfaces as usize;
+    // SAFETY: all-zero bytes are valid for these integer-only structs.
+    let mut ents: Vec<MediaV2Entity> = vec![unsafe { std::mem::zeroed() }; ne];
+    // SAFETY: as above.
+    let mut intfs: Vec<MediaV2Interface> = vec![unsafe { std::mem::zeroed() }; ni];
+    let mut t2 = MediaV2Topology {
+        num_entities: ne as u32,
+        ptr_entities: ents.as_mut_ptr() as u64,
+        num_interfaces: ni as u32,
+        ptr_interfaces: intfs.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: the pointers address `ne` entities and `ni` interfaces that live across the call;
+    // the kernel writes at most the counts given (it fails with ENOSPC if the graph grew).
+    unsafe { ioctl::media_ioc_g_topology(fd.as_raw_fd(), &mut t2) }?;
+    let ne = (t2.num_entities as usize).min(ents.len());
+    let ni = (t2.num_interfaces as usize).min(intfs.len());
+    Ok(Topology {
+        functions: ents[..ne].iter().map(|e| e.function).collect(),
+        devnodes: intfs[..ni].iter().map(|i| (i.raw[0], i.raw[1])).collect(),
+    })
 }
 
 /// `DMA_BUF_IOCTL_SYNC` with `flags` (START/END | READ/WRITE).
