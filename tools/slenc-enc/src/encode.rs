@@ -318,10 +318,22 @@ fn read_qp(node: &Node) -> Option<i32> {
     drop(raw);
     let ep: &[u8; uapi::H264_ENCODE_PARAMS_SIZE] = list.payload(0)?.try_into().ok()?;
     let pps: &[u8; uapi::H264_PPS_SIZE] = list.payload(1)?.try_into().ok()?;
-    Some(frame_qp(
-        &H264Pps::from_bytes(pps),
-        &H264EncodeParams::from_bytes(ep),
-    ))
+    let qp = frame_qp(&H264Pps::from_bytes(pps), &H264EncodeParams::from_bytes(ep));
+    (0..=51).contains(&qp).then_some(qp)
+}
+
+/// Fallback when ENCODE_PARAMS cannot be read back: the I/P_FRAME_QP control of the frame's
+/// type, meaningful with the rate control off.
+fn read_qp_control(node: &Node, idr: bool) -> Option<i32> {
+    let id = if idr {
+        uapi::CID_MPEG_VIDEO_H264_I_FRAME_QP
+    } else {
+        uapi::CID_MPEG_VIDEO_H264_P_FRAME_QP
+    };
+    let mut list = CtrlList::new().int(id, 0);
+    let mut raw = list.raw();
+    vio::g_ext_ctrls(&node.video, CtrlWhich::Current, &mut raw[..]).ok()?;
+    Some(sys::ext_ctrl_value(&raw[0]))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -359,6 +371,7 @@ pub struct Encoder<'a> {
     cap_lengths: Vec<u32>,
     requests: Vec<Request>,
     seq: FrameSeq,
+    rc: RateControl,
     streaming: bool,
 }
 
@@ -626,6 +639,7 @@ impl<'a> Encoder<'a> {
             cap_lengths,
             requests: Vec::new(),
             seq: FrameSeq::new(args.gop, args.cabac.then_some(0)),
+            rc: args.rc,
             streaming: true,
         };
         enc.set_stream_controls(args)?;
@@ -910,7 +924,15 @@ impl<'a> Encoder<'a> {
             bytes = data.len();
         }
 
-        let qp = if error { None } else { read_qp(node) };
+        let qp = if error {
+            None
+        } else {
+            read_qp(node).or_else(|| {
+                matches!(self.rc, RateControl::ConstQp(_))
+                    .then(|| read_qp_control(node, idr))
+                    .flatten()
+            })
+        };
 
         req.reinit()
             .map_err(|e| Error::msg(format!("frame {index}: MEDIA_REQUEST_IOC_REINIT: {e}")))?;

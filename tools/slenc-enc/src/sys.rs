@@ -232,7 +232,6 @@ pub fn plane_mem_offset(p: &bindings::v4l2_plane) -> u32 {
     unsafe { p.m.mem_offset }
 }
 
-#[cfg(test)]
 /// The 32-bit value of an integer `v4l2_ext_control`.
 pub fn ext_ctrl_value(c: &bindings::v4l2_ext_control) -> i32 {
     // SAFETY: any i32 is valid; reading the union member as an integer is always defined.
