@@ -167,7 +167,7 @@ fn find_media(video_path: &Path, video: &File, cap: &Capability) -> Result<(Path
         let Ok(f) = open_rw_nonblock(p) else { continue };
         match sys::media_topology(&f) {
             Ok(t) => {
-                if t.devnodes.contains(&(major as u32, minor as u32)) {
+                if t.devnodes.contains(&(major, minor)) {
                     if !t.functions.contains(&sys::MEDIA_ENT_F_PROC_VIDEO_ENCODER) {
                         eprintln!(
                             "warning: {}: no entity with function MEDIA_ENT_F_PROC_VIDEO_ENCODER (GStreamer's element would not register)",

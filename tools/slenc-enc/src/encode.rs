@@ -375,6 +375,11 @@ pub struct Encoder<'a> {
     streaming: bool,
 }
 
+/// The errno of a v4l2r convert-style error (QBUF, DQBUF, QUERYBUF), as text.
+fn conv_err(e: impl vio::IntoErrno) -> String {
+    errno_str(Errno::from_raw(e.into_errno()))
+}
+
 fn io<T, E: Into<Errno>>(r: std::result::Result<T, E>, name: &str, node: &Node) -> Result<T> {
     r.map_err(|e| Error::ioctl(name, &node.video_path, e.into()))
 }
@@ -538,8 +543,9 @@ impl<'a> Encoder<'a> {
         for i in 0..n {
             let qb: V4l2Buffer = vio::querybuf(&node.video, OUT_Q, i).map_err(|e| {
                 Error::msg(format!(
-                    "VIDIOC_QUERYBUF(OUTPUT {i}) on {}: {e}",
-                    node.video_path.display()
+                    "VIDIOC_QUERYBUF(OUTPUT {i}) on {}: {}",
+                    node.video_path.display(),
+                    conv_err(e)
                 ))
             })?;
             let lengths: Vec<u32> = qb.as_v4l2_planes().iter().map(|p| p.length).collect();
@@ -601,8 +607,9 @@ impl<'a> Encoder<'a> {
         for i in 0..nc {
             let qb: V4l2Buffer = vio::querybuf(&node.video, CAP_Q, i).map_err(|e| {
                 Error::msg(format!(
-                    "VIDIOC_QUERYBUF(CAPTURE {i}) on {}: {e}",
-                    node.video_path.display()
+                    "VIDIOC_QUERYBUF(CAPTURE {i}) on {}: {}",
+                    node.video_path.display(),
+                    conv_err(e)
                 ))
             })?;
             let plane = qb.as_v4l2_planes()[0];
@@ -769,8 +776,9 @@ impl<'a> Encoder<'a> {
                 }
                 Err(e) => {
                     return Err(Error::msg(format!(
-                        "frame {frame}: VIDIOC_DQBUF({name}) on {}: {e}",
-                        self.node.video_path.display()
+                        "frame {frame}: VIDIOC_DQBUF({name}) on {}: {}",
+                        self.node.video_path.display(),
+                        conv_err(e)
                     )))
                 }
             }
@@ -816,8 +824,9 @@ impl<'a> Encoder<'a> {
         }
         vio::qbuf::<_, ()>(&node.video, q).map_err(|e| {
             Error::msg(format!(
-                "frame {index}: VIDIOC_QBUF(OUTPUT {slot}, DMABUF, REQUEST_FD) on {}: {e}",
-                node.video_path.display()
+                "frame {index}: VIDIOC_QBUF(OUTPUT {slot}, DMABUF, REQUEST_FD) on {}: {}",
+                node.video_path.display(),
+                conv_err(e)
             ))
         })?;
 
@@ -828,8 +837,9 @@ impl<'a> Encoder<'a> {
         q.planes.push(plane);
         vio::qbuf::<_, ()>(&node.video, q).map_err(|e| {
             Error::msg(format!(
-                "frame {index}: VIDIOC_QBUF(CAPTURE {cap}) on {}: {e}",
-                node.video_path.display()
+                "frame {index}: VIDIOC_QBUF(CAPTURE {cap}) on {}: {}",
+                node.video_path.display(),
+                conv_err(e)
             ))
         })?;
 

@@ -51,11 +51,9 @@ impl Summary {
 
     /// Average bit/s over the encoded frames at `fps` (0 with no frames).
     pub fn bitrate(&self, fps: u32) -> u64 {
-        if self.frames == 0 {
-            0
-        } else {
-            self.bytes * 8 * fps as u64 / self.frames
-        }
+        (self.bytes * 8 * fps as u64)
+            .checked_div(self.frames)
+            .unwrap_or(0)
     }
 
     pub fn line(&self, fps: u32) -> String {

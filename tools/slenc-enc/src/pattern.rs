@@ -341,11 +341,10 @@ impl RawReader {
             &mut out[..self.frame_bytes],
             self.frames_read,
         )
-        .map(|got| {
+        .inspect(|&got| {
             if got {
                 self.frames_read += 1;
             }
-            got
         })
     }
 }
