@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The software-written part of an access unit (uapi.md §8.4 step 5): AUD, SPS and PPS as the
-//! frame state's [`HeaderPlan`](super::state::HeaderPlan) says, then the slice NAL header and
+//! frame state's [`HeaderPlan`](super::state::HeaderPlan) says, HRD SEI when the SPS declares
+//! HRD parameters, then the slice NAL header and
 //! slice header unless the hardware writes them ([`HW_SLICE_HEADER`]). The slice data follows,
 //! from the hardware or the model.
 
 use super::nal::{aud_primary_pic_type, write_aud, HeaderError, NalSink};
 use super::pps::write_pps;
+use super::sei::write_hrd_sei;
 use super::slice_header::{begin_slice_nal, write_slice_header};
 use super::sps::write_sps;
 use super::state::{Capabilities, FrameState, HW_AUD, HW_PPS, HW_SLICE_HEADER, HW_SPS};
@@ -45,6 +47,22 @@ pub fn write_au_headers<S: NalSink + ?Sized>(
         if hw & HW_PPS == 0 {
             write_pps(s, st.framing, first, &st.pps)?;
         }
+        first = false;
+    }
+    // SEI after the parameter sets, before the slice (7.4.1.2.3).
+    if let (Some((bp, pt)), Some(hrd)) = (
+        st.hrd_sei(st.initial_cpb_removal_delay_90k),
+        st.extra.vui.as_ref().and_then(|v| v.nal_hrd),
+    ) {
+        write_hrd_sei(
+            s,
+            st.framing,
+            first,
+            st.sps.seq_parameter_set_id,
+            &hrd,
+            bp.as_ref(),
+            &pt,
+        )?;
         first = false;
     }
     if hw & HW_SLICE_HEADER != 0 {

@@ -254,7 +254,7 @@ pub fn escape_rbsp(rbsp: &[u8], out: &mut [u8]) -> Result<usize, BitError> {
 /// Upper bound of [`escape_rbsp`]'s output for an RBSP of `len` bytes (one extra byte per two
 /// input bytes, plus the trailing 0x03), for sizing buffers.
 pub const fn escaped_len_bound(len: usize) -> usize {
-    len + len / 2 + 1
+    len.saturating_add(len / 2).saturating_add(1)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! [`Dpb::plan`] (pure: picks the reconstruction slot and builds L0) before the hardware runs,
 //! and [`Dpb::commit`] after it completed, so a failed encode leaves the DPB unchanged.
 
-use super::uapi::{H264EncodeParams, SLICE_TYPE_P};
+use super::uapi::{H264EncodeParams, ENCODE_FLAG_NUM_REF_IDX_ACTIVE_OVERRIDE, SLICE_TYPE_P};
 
 /// Largest DPB we track (max_num_ref_frames ≤ 16).
 pub const MAX_REFS: usize = 16;
@@ -61,6 +61,19 @@ impl FramePlan {
     /// The valid part of L0.
     pub fn l0(&self) -> &[RefPic] {
         self.l0.get(..self.l0_len as usize).unwrap_or(&[])
+    }
+
+    /// Shrinks the active list of a P frame to the references that exist (setting
+    /// num_ref_idx_active_override_flag), so the slice never announces "no reference picture"
+    /// entries (legal if unused, but decoders complain). Call before writing the slice header.
+    pub fn fit_active_refs(&self, p: &mut H264EncodeParams) {
+        if p.slice_type == SLICE_TYPE_P
+            && self.l0_len > 0
+            && self.l0_len < p.num_ref_idx_l0_active_minus1.saturating_add(1)
+        {
+            p.num_ref_idx_l0_active_minus1 = self.l0_len - 1;
+            p.flags |= ENCODE_FLAG_NUM_REF_IDX_ACTIVE_OVERRIDE;
+        }
     }
 }
 
@@ -222,11 +235,15 @@ impl Dpb {
                 oldest = i;
             }
         }
-        let len = self.len as usize;
-        if let Some(tail) = self.refs.get_mut(oldest..len) {
-            tail.rotate_left(1);
+        // Close the gap (manual shift: slice rotation carries an assertion we cannot reach but
+        // would still link a panic path).
+        for j in oldest..(self.len as usize).saturating_sub(1) {
+            let next = self.refs.get(j + 1).copied().unwrap_or(NO_PIC);
+            if let Some(r) = self.refs.get_mut(j) {
+                *r = next;
+            }
         }
-        self.len -= 1;
+        self.len = self.len.saturating_sub(1);
     }
 
     fn push(&mut self, cur: u16, pic: RefPic) {

@@ -69,10 +69,8 @@ impl PocState {
                 let abs = offset.wrapping_add(frame_num);
                 let temp = if idr {
                     0
-                } else if is_ref {
-                    (2 * abs) as i32
                 } else {
-                    (2 * abs) as i32 - 1
+                    (abs.wrapping_mul(2) as i32).wrapping_sub(!is_ref as i32)
                 };
                 Ok(temp)
             }

@@ -63,6 +63,100 @@ pub struct RcConfig {
     pub frame_mbs: u32,
 }
 
+/// The rate-control controls as V4L2 delivers them (uapi.md §8.3), before interpretation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RcControls {
+    /// `MPEG_VIDEO_FRAME_RC_ENABLE`.
+    pub frame_rc_enable: bool,
+    /// `MPEG_VIDEO_BITRATE_MODE` menu value (see [`super::uapi::BitrateMode`]).
+    pub bitrate_mode: u32,
+    /// `MPEG_VIDEO_BITRATE` (bit/s).
+    pub bitrate: u32,
+    /// `MPEG_VIDEO_BITRATE_PEAK` (bit/s).
+    pub bitrate_peak: u32,
+    /// `MPEG_VIDEO_CONSTANT_QUALITY` (0..=100).
+    pub constant_quality: u32,
+    /// `H264_MIN_QP`.
+    pub min_qp: u32,
+    /// `H264_MAX_QP`.
+    pub max_qp: u32,
+    /// `H264_I_FRAME_QP`.
+    pub i_frame_qp: u32,
+    /// `H264_P_FRAME_QP`.
+    pub p_frame_qp: u32,
+    /// `H264_CPB_SIZE` in kilobytes (0 = default).
+    pub cpb_size_kb: u32,
+}
+
+impl Default for RcControls {
+    /// The defaults of uapi.md §2.5 (VC8000E table) / §8.3: RC off, CBR 2 Mbit/s, CQ 80,
+    /// QP 0..51, I/P QP 24/28.
+    fn default() -> Self {
+        Self {
+            frame_rc_enable: false,
+            bitrate_mode: 1,
+            bitrate: 2_000_000,
+            bitrate_peak: 0,
+            constant_quality: 80,
+            min_qp: 0,
+            max_qp: 51,
+            i_frame_qp: 24,
+            p_frame_qp: 28,
+            cpb_size_kb: 0,
+        }
+    }
+}
+
+impl RcConfig {
+    /// Interprets the controls for a stream at `timeperframe_num/den` seconds per frame with
+    /// `frame_mbs` macroblocks, tolerating what userspace may send: QPs above 51 are clamped,
+    /// MIN > MAX is swapped, an unknown mode falls back to CBR, an unknown frame rate to
+    /// 30 fps.
+    pub fn from_controls(
+        c: &RcControls,
+        timeperframe_num: u32,
+        timeperframe_den: u32,
+        frame_mbs: u32,
+    ) -> Self {
+        let qp = |v: u32| v.min(51) as u8;
+        let (min_qp, max_qp) = if c.min_qp <= c.max_qp {
+            (qp(c.min_qp), qp(c.max_qp))
+        } else {
+            (qp(c.max_qp), qp(c.min_qp))
+        };
+        let mode = if !c.frame_rc_enable {
+            RcMode::Direct {
+                i_qp: qp(c.i_frame_qp),
+                p_qp: qp(c.p_frame_qp),
+            }
+        } else {
+            match super::uapi::BitrateMode::from_u32(c.bitrate_mode) {
+                Some(super::uapi::BitrateMode::Vbr) => RcMode::Vbr,
+                Some(super::uapi::BitrateMode::Cq) => RcMode::ConstantQuality {
+                    quality: c.constant_quality.min(100) as u8,
+                },
+                _ => RcMode::Cbr,
+            }
+        };
+        let (fps_num, fps_den) = if timeperframe_num == 0 || timeperframe_den == 0 {
+            (30, 1)
+        } else {
+            (timeperframe_den, timeperframe_num)
+        };
+        Self {
+            mode,
+            min_qp,
+            max_qp,
+            bitrate: c.bitrate.max(1),
+            peak_bitrate: c.bitrate_peak,
+            cpb_bits: c.cpb_size_kb.saturating_mul(8000),
+            fps_num,
+            fps_den,
+            frame_mbs,
+        }
+    }
+}
+
 /// Invalid settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RcError {
@@ -155,8 +249,11 @@ impl RateControl {
         }
         self.cfg = cfg;
         if rate_driven {
-            let per_frame =
-                |rate: u32| div_u64(rate as u64 * cfg.fps_den as u64, cfg.fps_num).max(1);
+            // Capped at 2^40 bits per frame so the signed bookkeeping below cannot overflow
+            // whatever the frame rate (e.g. timeperframe 1/u32::MAX).
+            let per_frame = |rate: u32| {
+                div_u64(rate as u64 * cfg.fps_den as u64, cfg.fps_num).clamp(1, 1 << 40)
+            };
             self.avg_per_frame = per_frame(cfg.bitrate);
             let peak = match cfg.mode {
                 RcMode::Vbr if cfg.peak_bitrate >= cfg.bitrate => cfg.peak_bitrate,
@@ -171,11 +268,11 @@ impl RateControl {
                 peak as u64
             };
             // The buffer must hold a few frames for the model to have room.
-            self.cpb_bits = self.cpb_bits.max(4 * self.drain_per_frame);
+            self.cpb_bits = self.cpb_bits.max(self.drain_per_frame.saturating_mul(4));
             // Keep the relative fullness across a size change (a smaller buffer must not start
             // out full).
             self.fullness = if old_cpb == 0 {
-                self.cpb_bits >> 1
+                self.cpb_bits >> 2
             } else {
                 let old = old_cpb.min(u32::MAX as u64) as u32;
                 div_u64(
@@ -250,13 +347,14 @@ impl RateControl {
 
     fn rate_qp(&self, intra: bool) -> u8 {
         let avg = self.avg_per_frame as i64;
-        // Base: the average frame, steered towards half a buffer (CBR) or a zero bit debt (VBR)
-        // over a few frames.
+        // Base: the average frame, steered towards a quarter-full buffer (CBR; the other three
+        // quarters are headroom for a scene change landing on an I frame) or towards a zero
+        // bit debt (VBR).
         let base = match self.cfg.mode {
             RcMode::Vbr => avg - (self.debt >> 4),
             // A gentle pull (1/32 of the error per frame) spreads an I frame's excess over the
             // following P frames instead of starving the next few.
-            _ => avg + (((self.cpb_bits >> 1) as i64 - self.fullness as i64) >> 5),
+            _ => avg + (((self.cpb_bits >> 2) as i64 - self.fullness as i64) >> 5),
         };
         let base = base.max(avg >> 3).max(1) as u64;
         // I frames take what the model says they cost relative to P at a QP 3 lower (finer),
@@ -315,6 +413,33 @@ impl RateControl {
         self.overflows
     }
 
+    /// The buffering period's initial_cpb_removal_delay (90 kHz) matching the model: the time
+    /// the decoder's buffer needs to fill to where ours leaves it, (CPB − fullness) / rate.
+    /// 0 in the QP-driven modes (no HRD to declare).
+    pub fn initial_cpb_removal_delay_90k(&self) -> u32 {
+        if !matches!(self.cfg.mode, RcMode::Cbr | RcMode::Vbr) {
+            return 0;
+        }
+        let rate = match self.cfg.mode {
+            RcMode::Vbr if self.cfg.peak_bitrate >= self.cfg.bitrate => self.cfg.peak_bitrate,
+            RcMode::Vbr => self.cfg.bitrate.saturating_mul(2),
+            _ => self.cfg.bitrate,
+        };
+        let room = self.cpb_bits.saturating_sub(self.fullness);
+        div_u64(room.saturating_mul(90_000), rate.max(1)).clamp(1, (1 << 24) - 1) as u32
+    }
+
+    /// The HRD rate (bit/s) and buffer size (bits) the model uses, for
+    /// [`super::sei::hrd_params`]: the channel rate (CBR bitrate, VBR peak) and the CPB.
+    pub fn hrd_rate_and_size(&self) -> (u32, u32) {
+        let rate = match self.cfg.mode {
+            RcMode::Vbr if self.cfg.peak_bitrate >= self.cfg.bitrate => self.cfg.peak_bitrate,
+            RcMode::Vbr => self.cfg.bitrate.saturating_mul(2),
+            _ => self.cfg.bitrate,
+        };
+        (rate, self.cpb_bits.min(u32::MAX as u64) as u32)
+    }
+
     /// Current encoder-side buffer fullness in bits (rate-driven modes).
     pub fn buffer_fullness(&self) -> u64 {
         self.fullness
@@ -365,13 +490,15 @@ impl RateControl {
                 self.overflows = self.overflows.saturating_add(1);
             }
             // Leaky bucket: the frame enters, the channel drains one frame period.
-            self.fullness = (self.fullness + bits)
+            self.fullness = self
+                .fullness
+                .saturating_add(bits)
                 .min(self.cpb_bits)
                 .saturating_sub(self.drain_per_frame);
             // VBR debt, bounded to ±2 s of average rate so old history does not dominate.
             // (u32 division: frames per second, rounded down.)
             let fps = (self.cfg.fps_num / self.cfg.fps_den.max(1)).max(4) as i64;
-            let bound = (self.avg_per_frame as i64).saturating_mul(2 * fps);
+            let bound = (self.avg_per_frame as i64).saturating_mul(2 * fps).max(0);
             self.debt = (self.debt + bits as i64 - self.avg_per_frame as i64).clamp(-bound, bound);
         }
     }

@@ -9,55 +9,14 @@
 //! `level_idc` so that what the stream claims is true. The result is what gets written back into
 //! the controls and into the bitstream.
 
+pub use super::caps::{Capabilities, HW_AUD, HW_PPS, HW_SLICE_HEADER, HW_SPS};
+use super::counters::{rebase_counters, Counters};
 use super::level::choose_level;
-use super::sps::{Crop, SpsExtra, Vui};
+use super::sei::{default_initial_delay_90k, BufferingPeriod, PicTiming, DELAY_BITS};
+use super::sps::{Crop, Hrd, SpsExtra, Vui};
 use super::uapi::*;
 use super::validate::{validate_encode_params, validate_pps, validate_sps, ValidateError};
 use super::vui::{self, Colorimetry, SarControls};
-
-/// The hardware writes the access unit delimiter.
-pub const HW_AUD: u32 = 1 << 0;
-/// The hardware writes the SPS.
-pub const HW_SPS: u32 = 1 << 1;
-/// The hardware writes the PPS.
-pub const HW_PPS: u32 = 1 << 2;
-/// The hardware writes the slice NAL header and slice header (VEPU2/H1, uapi.md §2.5).
-pub const HW_SLICE_HEADER: u32 = 1 << 3;
-
-/// What a backend can encode (reported by the codec ops, ARCHITECTURE.md §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capabilities {
-    /// CABAC entropy coding (CAVLC is always available).
-    pub cabac: bool,
-    /// 8x8 transform (High profile).
-    pub transform_8x8: bool,
-    /// Inter prediction (P frames). Without it every frame is coded as I.
-    pub inter: bool,
-    /// Most reference frames the backend can use (reconstruction slots minus the current one).
-    pub max_ref_frames: u8,
-    /// POC type the backend needs (VEPU2 writes slice headers with type 2), if any.
-    pub forced_poc_type: Option<u8>,
-    /// log2_max_frame_num_minus4 the backend needs, if any.
-    pub forced_log2_max_frame_num_minus4: Option<u8>,
-    /// log2_max_pic_order_cnt_lsb_minus4 the backend needs, if any.
-    pub forced_log2_max_poc_lsb_minus4: Option<u8>,
-    /// `HW_*` bits: the units the hardware writes itself.
-    pub hw_headers: u32,
-    /// Required alignment of the coded width, in pixels (≥ 16).
-    pub width_align: u32,
-    /// Required alignment of the coded height, in pixels (≥ 16).
-    pub height_align: u32,
-    /// Smallest coded width.
-    pub min_width: u32,
-    /// Smallest coded height.
-    pub min_height: u32,
-    /// Largest coded width.
-    pub max_width: u32,
-    /// Largest coded height.
-    pub max_height: u32,
-    /// Highest level_idc the backend can sustain.
-    pub max_level_idc: u8,
-}
 
 /// A rectangle in pixels (the OUTPUT CROP selection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -100,6 +59,10 @@ pub struct StreamOptions {
     pub prepend_sps_pps: bool,
     /// H264_VUI_SAR_*.
     pub sar: SarControls,
+    /// NAL HRD parameters to declare (rate-controlled streams, see
+    /// [`super::sei::hrd_params`]); with them every access unit carries picture timing SEI
+    /// and every IDR a buffering period. Ignored without a frame rate (no clock tick).
+    pub hrd: Option<Hrd>,
 }
 
 impl Default for StreamOptions {
@@ -109,6 +72,7 @@ impl Default for StreamOptions {
             aud: false,
             prepend_sps_pps: true, // our default, uapi.md §8.3
             sar: SarControls::default(),
+            hrd: None,
         }
     }
 }
@@ -124,6 +88,8 @@ pub enum StateError {
     Unsupported(&'static str),
     /// The first frame of a stream must be an I frame (uapi.md §2.5).
     FirstFrameNotIntra,
+    /// The backend's [`Capabilities`] are inconsistent (a driver bug).
+    Capabilities,
 }
 
 impl From<ValidateError> for StateError {
@@ -153,22 +119,6 @@ pub struct StreamTracker {
     counters: Counters,
 }
 
-/// Picture counters carried from frame to frame to re-base userspace's frame_num and POC onto
-/// the (possibly different) field widths of the adapted SPS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Counters {
-    /// Userspace's frame_num of the last frame.
-    user_frame_num: u16,
-    /// Frames (frame_num steps) since the last IDR, unwrapped.
-    frame_num_abs: u32,
-    /// Userspace's POC type 0 state of the last reference picture (8.2.1.1):
-    /// prevPicOrderCntMsb and prevPicOrderCntLsb, in userspace's lsb width.
-    user_poc_msb: i32,
-    user_poc_lsb: u16,
-    /// The POC of this picture (relative to the last IDR).
-    poc: i32,
-}
-
 impl StreamTracker {
     /// A new stream (STREAMON, or a restart after drain).
     pub fn reset(&mut self) {
@@ -189,6 +139,9 @@ impl StreamTracker {
 }
 
 /// The adapted state of one frame.
+///
+/// About 1.1 KiB (it holds an SPS): keep it, like the [`StreamTracker`], in the per-context
+/// allocation rather than on a 32-bit ARM kernel stack.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FrameState {
     /// Adapted SPS (written back into the SPS control).
@@ -203,6 +156,10 @@ pub struct FrameState {
     pub plan: HeaderPlan,
     /// Annex B or bare NAL units.
     pub framing: StartCode,
+    /// initial_cpb_removal_delay for this frame's buffering period SEI in 90 kHz units, from
+    /// [`super::rc::RateControl::initial_cpb_removal_delay_90k`]; 0 = half a buffer. Set it
+    /// after [`FrameState::prepare`] (which resets it).
+    pub initial_cpb_removal_delay_90k: u32,
     /// Counters after this frame (committed into the tracker).
     counters: Counters,
 }
@@ -231,28 +188,35 @@ impl FrameState {
         caps: &Capabilities,
         tracker: &StreamTracker,
     ) -> Result<(), StateError> {
+        caps.check()?;
         validate_sps(sps)?;
         validate_pps(pps)?;
         self.sps.clone_from(sps);
         self.pps = *pps;
         self.params = *params;
+        self.initial_cpb_removal_delay_90k = 0;
         validate_encode_params(&mut self.params)?;
 
         let crop = self.adapt_size(src, caps)?;
         self.adapt_sps(caps)?;
         self.adapt_pps(caps);
         self.relabel_profile(caps, src);
-        self.adapt_params(sps, caps, tracker)?;
-
-        let mut v = Vui {
+        let timing = vui::timing(src.timeperframe_num, src.timeperframe_den);
+        let v = Vui {
             aspect_ratio: vui::aspect_ratio(&opts.sar),
             video_signal: vui::video_signal(&src.colorimetry),
-            timing: vui::timing(src.timeperframe_num, src.timeperframe_den),
+            timing,
+            // The HRD's delays count clock ticks: no timing, no HRD.
+            nal_hrd: if timing.is_some() { opts.hrd } else { None },
             bitstream_restriction: Some(vui::restriction(self.sps.max_num_ref_frames)),
             ..Vui::default()
         };
-        v.overscan_appropriate = None;
         self.extra = SpsExtra { crop, vui: Some(v) };
+        // An SPS may only change at an IDR picture (7.4.1.2.1): a new size, crop, frame rate
+        // or profile mid-stream turns this frame into one.
+        let sps_changed =
+            tracker.started && (tracker.sps != self.sps || tracker.extra != self.extra);
+        self.adapt_params(sps, caps, tracker, sps_changed)?;
         self.framing = opts.start_code;
         let changed = !tracker.started
             || tracker.sps != self.sps
@@ -269,6 +233,26 @@ impl FrameState {
     /// will derive it from the adapted fields.
     pub fn poc(&self) -> i32 {
         self.counters.poc
+    }
+
+    /// The HRD SEI of this access unit, when the SPS declares NAL HRD parameters: a buffering
+    /// period on IDR pictures (with `initial_delay_90k` from rate control, or half a buffer if
+    /// 0) and the picture timing.
+    pub fn hrd_sei(&self, initial_delay_90k: u32) -> Option<(Option<BufferingPeriod>, PicTiming)> {
+        let hrd = self.extra.vui.as_ref()?.nal_hrd?;
+        let bp = self.params.is_idr().then(|| BufferingPeriod {
+            initial_cpb_removal_delay: if initial_delay_90k == 0 {
+                default_initial_delay_90k(&hrd)
+            } else {
+                initial_delay_90k.min((1 << DELAY_BITS) - 1)
+            },
+            initial_cpb_removal_delay_offset: 0,
+        });
+        let pt = PicTiming {
+            cpb_removal_delay: self.counters.cpb_removal_delay,
+            dpb_output_delay: 0, // output order is decode order
+        };
+        Some((bp, pt))
     }
 
     /// The QP the PPS implies for slice_qp_delta = 0.
@@ -401,7 +385,7 @@ impl FrameState {
         let s = &mut self.sps;
         let requested_profile = s.profile_idc;
         let rank = rank_of(requested_profile).max(needed);
-        let profile = PROFILES[rank as usize];
+        let profile = PROFILES.get(rank as usize).copied().unwrap_or(100);
 
         // Level 1b is spelled level_idc 11 + constraint_set3 below High, 9 in High (A.3.1/A.3.3).
         let mut level = s.level_idc;
@@ -459,6 +443,7 @@ impl FrameState {
         user_sps: &H264Sps,
         caps: &Capabilities,
         tracker: &StreamTracker,
+        force_idr: bool,
     ) -> Result<(), StateError> {
         let p = &mut self.params;
         p.pic_parameter_set_id = 0;
@@ -482,6 +467,12 @@ impl FrameState {
             // A stream starts with an IDR picture (7.4.1.2.4).
             p.flags |= ENCODE_FLAG_IDR_PIC;
         }
+        if force_idr && !p.is_idr() {
+            p.slice_type = SLICE_TYPE_I;
+            p.flags |= ENCODE_FLAG_IDR_PIC;
+            // Consecutive IDR pictures need different idr_pic_id (7.4.3).
+            p.idr_pic_id = tracker.counters.last_idr_pic_id.wrapping_add(1);
+        }
         let idr = p.is_idr();
         if idr {
             p.nal_ref_idc = p.nal_ref_idc.max(1);
@@ -490,6 +481,9 @@ impl FrameState {
             p.flags &= !ENCODE_FLAG_NO_OUTPUT_OF_PRIOR_PICS;
         }
         self.counters = rebase_counters(user_sps, &self.sps, p, &tracker.counters);
+        if !tracker.started {
+            self.counters.cpb_removal_delay = 0;
+        }
         p.delta_pic_order_cnt_bottom = 0;
         p.delta_pic_order_cnt0 = 0;
         p.delta_pic_order_cnt1 = 0;
@@ -525,75 +519,6 @@ impl FrameState {
         p.slice_qp_delta = (qp - 26 - self.pps.pic_init_qp_minus26 as i32) as i8;
         Ok(())
     }
-}
-
-/// PicOrderCntMsb of 8.2.1.1 for a picture with `lsb`, given the previous reference picture's
-/// msb/lsb and MaxPicOrderCntLsb = `max`.
-fn poc_msb(prev_msb: i32, prev_lsb: u16, lsb: u16, max: u32) -> i32 {
-    let (lsb, prev_lsb, max) = (lsb as i32, prev_lsb as i32, max as i32);
-    if lsb < prev_lsb && prev_lsb - lsb >= max / 2 {
-        prev_msb + max
-    } else if lsb > prev_lsb && lsb - prev_lsb > max / 2 {
-        prev_msb - max
-    } else {
-        prev_msb
-    }
-}
-
-/// Re-bases userspace's frame_num and POC onto the adapted SPS's field widths and POC type.
-///
-/// Reducing a counter modulo a smaller power of two is enough, but a backend may force a
-/// *wider* field than userspace uses (GStreamer counts POC lsb modulo 16, cedrus uses 256), and
-/// then plain masking would make the counters jump backwards at userspace's wrap. So the
-/// counters are unwrapped in userspace's widths (frame_num steps since the IDR; the POC by the
-/// 8.2.1.1 rule) and written back in ours. Writes frame_num and pic_order_cnt_lsb into `p`.
-fn rebase_counters(
-    user: &H264Sps,
-    ours: &H264Sps,
-    p: &mut H264EncodeParams,
-    prev: &Counters,
-) -> Counters {
-    let user_max_fn = 1u32 << (user.log2_max_frame_num_minus4.min(12) + 4);
-    let max_fn = 1u32 << (ours.log2_max_frame_num_minus4 + 4);
-    let user_max_lsb = 1u32 << (user.log2_max_pic_order_cnt_lsb_minus4.min(12) + 4);
-    let max_lsb = 1u32 << (ours.log2_max_pic_order_cnt_lsb_minus4 + 4);
-    let is_ref = p.nal_ref_idc != 0;
-    let mut c = Counters {
-        user_frame_num: p.frame_num,
-        ..*prev
-    };
-    if p.is_idr() {
-        c.frame_num_abs = 0;
-        c.user_poc_msb = 0;
-        c.user_poc_lsb = 0;
-        c.poc = 0;
-        p.frame_num = 0;
-        p.pic_order_cnt_lsb = 0;
-        return c;
-    }
-    let step = (p.frame_num as u32).wrapping_sub(prev.user_frame_num as u32) & (user_max_fn - 1);
-    c.frame_num_abs = prev.frame_num_abs.wrapping_add(step);
-    p.frame_num = (c.frame_num_abs & (max_fn - 1)) as u16;
-    c.poc = if user.pic_order_cnt_type == 0 {
-        let lsb = (p.pic_order_cnt_lsb as u32 & (user_max_lsb - 1)) as u16;
-        let msb = poc_msb(prev.user_poc_msb, prev.user_poc_lsb, lsb, user_max_lsb);
-        if is_ref {
-            c.user_poc_msb = msb;
-            c.user_poc_lsb = lsb;
-        }
-        msb.wrapping_add(lsb as i32)
-    } else {
-        // Types 1/2 from userspace: the frame order (type 2 semantics, 8.2.1.3).
-        (2 * c.frame_num_abs as i32).wrapping_sub(!is_ref as i32)
-    };
-    p.pic_order_cnt_lsb = if ours.pic_order_cnt_type == 0 {
-        (c.poc as u32 & (max_lsb - 1)) as u16
-    } else {
-        // Type 2: the decoder derives the POC from frame_num.
-        c.poc = (2 * c.frame_num_abs as i32).wrapping_sub(!is_ref as i32);
-        0
-    };
-    c
 }
 
 #[cfg(test)]

@@ -466,32 +466,35 @@ impl Default for H264Sps {
 }
 
 impl H264Sps {
-    /// Decodes a control payload.
-    pub fn from_bytes(b: &[u8; H264_SPS_SIZE]) -> Self {
+    /// Decodes a control payload in place (no 1 KiB temporary on a small kernel stack).
+    pub fn load_bytes(&mut self, b: &[u8; H264_SPS_SIZE]) {
         let mut r = Rd { b, at: 0 };
-        let mut s = Self {
-            profile_idc: r.u8(),
-            constraint_set_flags: r.u8(),
-            level_idc: r.u8(),
-            seq_parameter_set_id: r.u8(),
-            chroma_format_idc: r.u8(),
-            bit_depth_luma_minus8: r.u8(),
-            bit_depth_chroma_minus8: r.u8(),
-            log2_max_frame_num_minus4: r.u8(),
-            pic_order_cnt_type: r.u8(),
-            log2_max_pic_order_cnt_lsb_minus4: r.u8(),
-            max_num_ref_frames: r.u8(),
-            num_ref_frames_in_pic_order_cnt_cycle: r.u8(),
-            ..Self::default()
-        };
-        for o in s.offset_for_ref_frame.iter_mut() {
+        self.profile_idc = r.u8();
+        self.constraint_set_flags = r.u8();
+        self.level_idc = r.u8();
+        self.seq_parameter_set_id = r.u8();
+        self.chroma_format_idc = r.u8();
+        self.bit_depth_luma_minus8 = r.u8();
+        self.bit_depth_chroma_minus8 = r.u8();
+        self.log2_max_frame_num_minus4 = r.u8();
+        self.pic_order_cnt_type = r.u8();
+        self.log2_max_pic_order_cnt_lsb_minus4 = r.u8();
+        self.max_num_ref_frames = r.u8();
+        self.num_ref_frames_in_pic_order_cnt_cycle = r.u8();
+        for o in self.offset_for_ref_frame.iter_mut() {
             *o = r.i32();
         }
-        s.offset_for_non_ref_pic = r.i32();
-        s.offset_for_top_to_bottom_field = r.i32();
-        s.pic_width_in_mbs_minus1 = r.u16();
-        s.pic_height_in_map_units_minus1 = r.u16();
-        s.flags = r.u32();
+        self.offset_for_non_ref_pic = r.i32();
+        self.offset_for_top_to_bottom_field = r.i32();
+        self.pic_width_in_mbs_minus1 = r.u16();
+        self.pic_height_in_map_units_minus1 = r.u16();
+        self.flags = r.u32();
+    }
+
+    /// Decodes a control payload.
+    pub fn from_bytes(b: &[u8; H264_SPS_SIZE]) -> Self {
+        let mut s = Self::default();
+        s.load_bytes(b);
         s
     }
 

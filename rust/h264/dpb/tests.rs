@@ -201,3 +201,26 @@ fn prop_matches_model() {
         }
     }
 }
+
+#[test]
+fn fit_active_refs_shrinks_to_available() {
+    let mut d = Dpb::new(4, 3, 4, false).unwrap();
+    d.commit(&d.plan(&idr(), 0).unwrap());
+    let mut p = pf(1, 2, 3);
+    let plan = d.plan(&p, 2).unwrap();
+    plan.fit_active_refs(&mut p);
+    assert_eq!(p.num_ref_idx_l0_active_minus1, 0);
+    assert_ne!(
+        p.flags & crate::h264::uapi::ENCODE_FLAG_NUM_REF_IDX_ACTIVE_OVERRIDE,
+        0
+    );
+    // Enough references: untouched.
+    d.commit(&plan);
+    let mut q = pf(2, 2, 2);
+    d.plan(&q, 4).unwrap().fit_active_refs(&mut q);
+    assert_eq!((q.num_ref_idx_l0_active_minus1, q.flags), (1, 0));
+    // I frames untouched.
+    let mut i = idr();
+    d.plan(&i, 0).unwrap().fit_active_refs(&mut i);
+    assert_eq!(i, idr());
+}

@@ -305,3 +305,64 @@ fn rc_benchmark() {
         }
     }
 }
+
+#[test]
+fn extreme_frame_rates_do_not_overflow() {
+    for (num, den) in [(1u32, u32::MAX), (u32::MAX, 1), (1, 1)] {
+        let mut c = cfg(RcMode::Vbr, u32::MAX, 1);
+        c.fps_num = num;
+        c.fps_den = den;
+        c.peak_bitrate = u32::MAX;
+        let mut rc = RateControl::new(c).unwrap();
+        for k in 0..50 {
+            let q = rc.frame_qp(k % 7 == 0);
+            rc.update(k % 7 == 0, q, if k % 2 == 0 { u32::MAX } else { 0 });
+        }
+    }
+}
+
+#[test]
+fn config_from_controls() {
+    let d = RcControls::default();
+    let c = RcConfig::from_controls(&d, 1, 30, 100);
+    assert_eq!(c.mode, RcMode::Direct { i_qp: 24, p_qp: 28 });
+    assert_eq!((c.min_qp, c.max_qp, c.fps_num, c.fps_den), (0, 51, 30, 1));
+    assert!(RateControl::new(c).is_ok());
+    // GStreamer's CBR with bitrate = G_MAXUINT and its QP range 10..51 (uapi.md §5, §8.5).
+    let g = RcControls {
+        frame_rc_enable: true,
+        bitrate: u32::MAX,
+        min_qp: 10,
+        ..d
+    };
+    let c = RcConfig::from_controls(&g, 1001, 30000, 8160);
+    assert_eq!(c.mode, RcMode::Cbr);
+    assert_eq!((c.fps_num, c.fps_den, c.min_qp), (30000, 1001, 10));
+    assert!(RateControl::new(c).is_ok());
+    // CQ, VBR, odd values.
+    let q = RcControls {
+        frame_rc_enable: true,
+        bitrate_mode: 2,
+        constant_quality: 500,
+        min_qp: 60,
+        max_qp: 20,
+        ..d
+    };
+    let c = RcConfig::from_controls(&q, 0, 0, 1);
+    assert_eq!(c.mode, RcMode::ConstantQuality { quality: 100 });
+    assert_eq!((c.min_qp, c.max_qp, c.fps_num), (20, 51, 30));
+    let v = RcControls {
+        frame_rc_enable: true,
+        bitrate_mode: 0,
+        cpb_size_kb: 250,
+        ..d
+    };
+    let c = RcConfig::from_controls(&v, 1, 25, 1);
+    assert_eq!((c.mode, c.cpb_bits), (RcMode::Vbr, 2_000_000));
+    let u = RcControls {
+        frame_rc_enable: true,
+        bitrate_mode: 9,
+        ..d
+    };
+    assert_eq!(RcConfig::from_controls(&u, 1, 25, 1).mode, RcMode::Cbr);
+}

@@ -735,9 +735,7 @@ fn adapted_stream_decodes() {
     use crate::h264::au::{write_au_headers, AuTail};
     use crate::h264::bits::{BitSink, BitWriter};
     use crate::h264::nal::end_nal;
-    use crate::h264::oracle_tests::{
-        decode_i420, write_pcm_slice_data, write_skip_slice_data, Picture,
-    };
+    use crate::h264::oracle::{decode_i420, write_pcm_slice_data, write_skip_slice_data, Picture};
     use crate::h264::testutil::Rng;
 
     let (w, h) = (100u32, 60u32);
@@ -966,4 +964,37 @@ fn prop_state_poc_matches_decoder_derivation() {
             prev_ref = r.st.params.nal_ref_idc != 0;
         }
     }
+}
+
+/// An SPS may only change at an IDR (7.4.1.2.1): a frame-rate change mid-GOP (S_PARM) turns
+/// the next frame into an IDR with a fresh idr_pic_id, and the new SPS is sent.
+#[test]
+fn sps_change_forces_idr() {
+    let mut r = Run::new(unconstrained(), src(64, 64));
+    r.opts.prepend_sps_pps = false;
+    r.frame(&gst_sps(64, 64), &gst_pps(), &gst_key(5)).unwrap();
+    r.frame(&gst_sps(64, 64), &gst_pps(), &gst_inter(1))
+        .unwrap();
+    assert!(!r.st.params.is_idr());
+    r.src.timeperframe_den = 25;
+    r.frame(&gst_sps(64, 64), &gst_pps(), &gst_inter(2))
+        .unwrap();
+    assert!(r.st.params.is_idr());
+    assert_eq!(r.st.params.slice_type, SLICE_TYPE_I);
+    assert_eq!(
+        (r.st.params.idr_pic_id, r.st.params.frame_num, r.st.poc()),
+        (6, 0, 0)
+    );
+    assert!(r.st.plan.sps_pps);
+    // Then the stream continues normally; a PPS-only change does not force an IDR.
+    r.frame(&gst_sps(64, 64), &gst_pps(), &gst_inter(3))
+        .unwrap();
+    assert!(!r.st.params.is_idr());
+    let pps = H264Pps {
+        pic_init_qp_minus26: 3,
+        ..gst_pps()
+    };
+    r.frame(&gst_sps(64, 64), &pps, &gst_inter(4)).unwrap();
+    assert!(!r.st.params.is_idr());
+    assert!(r.st.plan.sps_pps);
 }

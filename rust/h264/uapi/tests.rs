@@ -461,3 +461,21 @@ fn menus() {
     assert_eq!(BitrateMode::from_u32(2), Some(BitrateMode::Cq));
     assert_eq!(BitrateMode::from_u32(3), None);
 }
+
+#[test]
+fn sps_load_in_place() {
+    let mut src = H264Sps {
+        profile_idc: 77,
+        flags: 0x50,
+        ..Default::default()
+    };
+    src.offset_for_ref_frame[3] = -9;
+    let mut b = [0u8; H264_SPS_SIZE];
+    src.to_bytes(&mut b);
+    let mut dst = H264Sps {
+        level_idc: 99,
+        ..Default::default()
+    };
+    dst.load_bytes(&b);
+    assert_eq!(dst, src);
+}
