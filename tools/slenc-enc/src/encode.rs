@@ -12,7 +12,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use nix::errno::Errno;
 use nix::poll::PollFlags;
@@ -338,6 +338,28 @@ fn read_qp_control(node: &Node, idr: bool) -> Option<i32> {
 
 // ---------------------------------------------------------------------------------------------
 // The device side.
+
+/// The OUTPUT QBUF of frame `index`: DMABUF slot `slot` with one fd per memory plane, in the
+/// request `req_fd` (`V4L2_BUF_FLAG_REQUEST_FD`), timestamp 0 s + `index` µs.
+fn output_qbuf(
+    slot: usize,
+    index: u64,
+    req_fd: RawFd,
+    fds: &[RawFd],
+    lengths: &[u32],
+    bytesused: &[u32],
+) -> QBuffer<DmaBufHandle<File>> {
+    let mut q = QBuffer::<DmaBufHandle<File>>::new(OUT_Q, slot as u32)
+        .set_timestamp(0, index as _)
+        .set_request(req_fd);
+    for (p, &fd) in fds.iter().enumerate() {
+        let mut plane = QBufPlane::new(bytesused[p] as usize);
+        plane.0.m.fd = fd;
+        plane.0.length = lengths[p];
+        q.planes.push(plane);
+    }
+    q
+}
 
 /// One OUTPUT slot: the exported DMA-BUF of each memory plane, mapped for the CPU.
 struct OutSlot {
@@ -813,15 +835,15 @@ impl<'a> Encoder<'a> {
 
         // OUTPUT: DMABUF with the request, timestamp = frame number in tv_usec.
         let s = &self.out_slots[slot];
-        let mut q = QBuffer::<DmaBufHandle<File>>::new(OUT_Q, slot as u32)
-            .set_timestamp(0, index as _)
-            .set_request(req.as_raw_fd());
-        for (p, fd) in s.fds.iter().enumerate() {
-            let mut plane = QBufPlane::new(self.out_sizeimage[p] as usize);
-            plane.0.m.fd = fd.as_raw_fd();
-            plane.0.length = s.lengths[p];
-            q.planes.push(plane);
-        }
+        let fds: Vec<RawFd> = s.fds.iter().map(|f| f.as_raw_fd()).collect();
+        let q = output_qbuf(
+            slot,
+            index,
+            req.as_raw_fd(),
+            &fds,
+            &s.lengths,
+            &self.out_sizeimage,
+        );
         vio::qbuf::<_, ()>(&node.video, q).map_err(|e| {
             Error::msg(format!(
                 "frame {index}: VIDIOC_QBUF(OUTPUT {slot}, DMABUF, REQUEST_FD) on {}: {}",
@@ -1119,6 +1141,29 @@ mod tests {
         assert_eq!(blame(&ids, 1), "V4L2_CID_STATELESS_H264_PPS");
         assert!(blame(&ids, 2).contains("as a whole"));
         assert_eq!(ctrl_name(0x1234), "control 0x00001234");
+    }
+
+    #[test]
+    fn output_qbuf_as_v4l2r_lays_it_out() {
+        // What v4l2r turns our QBuffer into is what reaches VIDIOC_QBUF.
+        let q = output_qbuf(3, 17, 42, &[7, 8], &[4096, 2048], &[4000, 2000]);
+        let mut b: vio::UncheckedV4l2Buffer = q.into();
+        let raw = *b.as_mut();
+        assert_eq!(raw.index, 3);
+        assert_eq!(raw.type_, OUT_Q as u32);
+        assert_eq!(raw.memory, bindings::v4l2_memory_V4L2_MEMORY_DMABUF);
+        assert_ne!(raw.flags & bindings::V4L2_BUF_FLAG_REQUEST_FD, 0);
+        assert_eq!(sys::buffer_request_fd(&raw), 42);
+        assert_eq!((raw.timestamp.tv_sec, raw.timestamp.tv_usec), (0, 17));
+        // Multi-planar: `length` is the plane array's size (VIDEO_MAX_PLANES), which vb2
+        // accepts as long as it is at least the format's plane count.
+        assert_eq!(raw.length, bindings::VIDEO_MAX_PLANES);
+        let planes = b.1.as_ref().unwrap();
+        assert_eq!(sys::plane_fd(&planes[0]), 7);
+        assert_eq!(sys::plane_fd(&planes[1]), 8);
+        assert_eq!((planes[0].length, planes[0].bytesused), (4096, 4000));
+        assert_eq!((planes[1].length, planes[1].bytesused), (2048, 2000));
+        assert_eq!(planes[2].length, 0);
     }
 
     #[test]

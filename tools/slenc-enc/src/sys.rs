@@ -244,3 +244,17 @@ pub fn ext_ctrl_ptr(c: &bindings::v4l2_ext_control) -> *mut c_void {
     // SAFETY: reads the pointer bits only; nothing is dereferenced.
     unsafe { c.__bindgen_anon_1.ptr }
 }
+
+#[cfg(test)]
+/// `request_fd` of a `v4l2_buffer`.
+pub fn buffer_request_fd(b: &bindings::v4l2_buffer) -> i32 {
+    // SAFETY: any i32 is valid; reads the integer member only.
+    unsafe { b.__bindgen_anon_1.request_fd }
+}
+
+#[cfg(test)]
+/// `m.fd` of a `v4l2_plane`.
+pub fn plane_fd(p: &bindings::v4l2_plane) -> i32 {
+    // SAFETY: any i32 is valid; reads the integer member only.
+    unsafe { p.m.fd }
+}
