@@ -43,6 +43,8 @@ pub struct Args {
     pub output: PathBuf,
     /// Go on after a frame that came back with `V4L2_BUF_FLAG_ERROR`.
     pub keep_going: bool,
+    /// Print each frame's ENCODE_PARAMS and the dequeued buffers on stderr.
+    pub verbose: bool,
 }
 
 /// What the command line asked for.
@@ -75,7 +77,7 @@ slenc-enc: encode raw video or a test pattern with slenc's stateless H.264 encod
 usage: slenc-enc [--device /dev/videoN] [--size WxH] [--format nv12|nv12m|yuv420|yuv420m]
                  [--frames N] [--gop N] [--qp N | --bitrate BPS] [--qp-min N] [--qp-max N]
                  [--cabac] [--input FILE.yuv | --pattern] [--fps N] [--output FILE.h264]
-                 [--keep-going]
+                 [--keep-going] [--verbose]
 
   --device PATH     stateless node; default: the first /dev/video* whose card ends in -h264-sl
   --size WxH        visible size, even numbers (default 640x480)
@@ -91,6 +93,7 @@ usage: slenc-enc [--device /dev/videoN] [--size WxH] [--format nv12|nv12m|yuv420
   --fps N           frame rate for S_PARM, the rate control and the bitrate summary (default 30)
   --output FILE     Annex-B output (default out.h264)
   --keep-going      go on after a frame the encoder returned with an error
+  --verbose, -v     print each frame's ENCODE_PARAMS and dequeued buffers on stderr
 ";
 
 fn parse_u32(opt: &str, v: &str) -> Result<u32, ArgError> {
@@ -146,6 +149,7 @@ where
     let mut fps = 30;
     let mut output = PathBuf::from("out.h264");
     let mut keep_going = false;
+    let mut verbose = false;
 
     let argv: Vec<String> = argv.into_iter().map(|s| s.as_ref().to_owned()).collect();
     let mut it = argv.into_iter();
@@ -240,6 +244,7 @@ where
             }
             "--output" | "-o" => output = PathBuf::from(value),
             "--keep-going" => keep_going = true,
+            "--verbose" | "-v" => verbose = true,
             other => return Err(ArgError(format!("unknown argument '{other}' (try --help)"))),
         }
     }
@@ -296,6 +301,7 @@ where
         fps,
         output,
         keep_going,
+        verbose,
     }))
 }
 
@@ -329,6 +335,7 @@ mod tests {
         assert_eq!(a.fps, 30);
         assert_eq!(a.output, PathBuf::from("out.h264"));
         assert!(!a.keep_going);
+        assert!(!a.verbose);
     }
 
     #[test]
@@ -353,6 +360,7 @@ mod tests {
             "-o",
             "x.h264",
             "--keep-going",
+            "-v",
         ]);
         assert_eq!(a.device, Some(PathBuf::from("/dev/video3")));
         assert_eq!((a.width, a.height), (1280, 720));
@@ -365,6 +373,7 @@ mod tests {
         assert_eq!(a.fps, 25);
         assert_eq!(a.output, PathBuf::from("x.h264"));
         assert!(a.keep_going);
+        assert!(a.verbose);
     }
 
     #[test]

@@ -394,6 +394,7 @@ pub struct Encoder<'a> {
     requests: Vec<Request>,
     seq: FrameSeq,
     rc: RateControl,
+    verbose: bool,
     streaming: bool,
 }
 
@@ -669,6 +670,7 @@ impl<'a> Encoder<'a> {
             requests: Vec::new(),
             seq: FrameSeq::new(args.gop, args.cabac.then_some(0)),
             rc: args.rc,
+            verbose: args.verbose,
             streaming: true,
         };
         enc.set_stream_controls(args)?;
@@ -816,6 +818,17 @@ impl<'a> Encoder<'a> {
     ) -> Result<FrameResult> {
         let params = self.seq.next_params();
         let idr = params.is_idr();
+        if self.verbose {
+            eprintln!(
+                "frame {index}: ENCODE_PARAMS slice_type {} flags 0x{:x} nal_ref_idc {} frame_num {} idr_pic_id {} poc_lsb {}",
+                params.slice_type,
+                params.flags,
+                params.nal_ref_idc,
+                params.frame_num,
+                params.idr_pic_id,
+                params.pic_order_cnt_lsb
+            );
+        }
         let slot = (index % self.out_slots.len() as u64) as usize;
         let cap = (index % self.cap_maps.len() as u64) as usize;
         self.fill_slot(slot, packed)?;
@@ -894,6 +907,20 @@ impl<'a> Encoder<'a> {
         let ob = self.dqbuf_wait(OUT_Q, index)?;
         let cb = self.dqbuf_wait(CAP_Q, index)?;
 
+        if self.verbose {
+            for (name, b) in [("OUTPUT", &ob), ("CAPTURE", &cb)] {
+                let t = b.timestamp();
+                let p = b.as_v4l2_planes();
+                eprintln!(
+                    "frame {index}: DQBUF {name} index {} flags {:?} timestamp {}.{:06} bytesused {}",
+                    b.index(),
+                    b.flags(),
+                    t.tv_sec,
+                    t.tv_usec,
+                    p.iter().map(|p| p.bytesused.to_string()).collect::<Vec<_>>().join("/")
+                );
+            }
+        }
         let mut problems = Vec::new();
         let cflags = cb.flags();
         let error = cflags.contains(BufferFlags::ERROR) || ob.flags().contains(BufferFlags::ERROR);
