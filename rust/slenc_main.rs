@@ -45,6 +45,10 @@ kernel::prelude::module! {
     description: "Stateless and stateful V4L2 H.264/JPEG encoders for Allwinner, Rockchip/Hantro and Amlogic SoCs",
     license: "GPL",
     params: {
+        sim_hang: u32 {
+            default: 0,
+            description: "test hook: the simulated block never finishes its Nth job (1-based; 0 = never)",
+        },
         selftest_warn: bool {
             default: false,
             description: "test hook: WARN at probe, so the test harness can prove it catches warnings",

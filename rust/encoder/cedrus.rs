@@ -78,6 +78,8 @@ impl Stream {
 #[cfg(slenc_sim)]
 pub(crate) struct Model {
     ve: crate::sim::ve::Ve<RegionBus>,
+    /// Jobs started, for the `sim_hang` fault injection.
+    jobs: u32,
     scratch: KVVec<u8>,
     mb_scratch: KVVec<crate::sim::h264::MbInfo>,
 }
@@ -94,6 +96,7 @@ impl Model {
         let m = KBox::new(
             Self {
                 ve: crate::sim::ve::Ve::new(RegionBus::new(), Default::default()),
+                jobs: 0,
                 scratch,
                 mb_scratch,
             },
@@ -178,6 +181,9 @@ impl Backend for Cedrus {
             bufs.mb_info = u32::try_from(stream.mb_info.dma()).map_err(|_| EINVAL)?;
             // SAFETY: as above.
             unsafe { bus.map(stream.mb_info.region().ok_or(EINVAL)?)? };
+            m.jobs = m.jobs.wrapping_add(1);
+            // Fault injection for the watchdog's tests: this job never completes.
+            m.ve.inject.hang = crate::module_parameters::sim_hang.value() == m.jobs;
             if let Err(e) = be::start_frame(&mut m.ve, &stream.session, &plan, &bufs) {
                 m.ve.bus_mut().clear();
                 stream.session.fail(&plan);
@@ -253,6 +259,7 @@ impl Running for OnVe {
             let mut m = self.model.lock();
             be::reset(&mut m.ve);
             m.ve.reset_line();
+            m.ve.inject.hang = false;
             m.ve.bus_mut().clear();
         }
         if let Some(s) = Option::as_mut(&mut *job.ctx().lock_stream()) {

@@ -139,9 +139,7 @@ impl Context {
     /// plain m2m client such as v4l2-ctl) is encoded in auto mode, the driver choosing frame
     /// types (§8.6).
     pub(crate) fn frame_input(&self, has_request: bool) -> Result<KBox<super::cedrus::OwnedInput>> {
-        use crate::encoder::session::{
-            CodingSettings, FrameInput, GopSettings, HeaderMode, RcSettings,
-        };
+        use crate::encoder::session::{CodingSettings, FrameInput, GopSettings, HeaderMode};
         use crate::h264::{state::StreamOptions, uapi};
         let c = &self.ctrls;
         let get = |ctrl: &Option<crate::v4l2::ctrl::Ctrl>, default: i32| {
@@ -168,18 +166,17 @@ impl Context {
             n @ 14..=16 => 50 + (n - 14) as u8,
             _ => 40,
         };
-        let rc = RcSettings {
-            enabled: get(&c.frame_rc, 0) != 0,
-            mode: uapi::BitrateMode::from_u32(get(&c.bitrate_mode, 1) as u32)
-                .unwrap_or(uapi::BitrateMode::Cbr),
+        let rc = crate::h264::rc::RcControls {
+            frame_rc_enable: get(&c.frame_rc, 0) != 0,
+            bitrate_mode: get(&c.bitrate_mode, 1) as u32,
             bitrate: get(&c.bitrate, 2_000_000) as u32,
-            peak_bitrate: get(&c.bitrate_peak, 0) as u32,
-            quality: get(&c.constant_quality, 50) as u8,
+            bitrate_peak: get(&c.bitrate_peak, 0) as u32,
+            constant_quality: get(&c.constant_quality, 50) as u32,
+            min_qp: get(&c.min_qp, 0) as u32,
+            max_qp: get(&c.max_qp, 51) as u32,
+            i_frame_qp: get(&c.i_qp, 26) as u32,
+            p_frame_qp: get(&c.p_qp, 28) as u32,
             cpb_size_kb: 0,
-            i_qp: get(&c.i_qp, 26) as u8,
-            p_qp: get(&c.p_qp, 28) as u8,
-            min_qp: get(&c.min_qp, 0) as u8,
-            max_qp: get(&c.max_qp, 51) as u8,
         };
         let opts = StreamOptions {
             start_code: if get(&c.start_code, 1) == 0 {
@@ -209,6 +206,8 @@ impl Context {
                     coding,
                     gop,
                     rc,
+                    // Rate-controlled streams declare their HRD (buffering/timing SEI).
+                    hrd: true,
                     opts,
                     header_mode: if get(&c.header_mode, 1) == 0 {
                         HeaderMode::Separate
