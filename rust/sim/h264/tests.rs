@@ -171,6 +171,14 @@ fn bench_p_640x480() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(31);
     let f = pan("mandelbrot=size=1600x1100:start_scale=1.5", 640, 480, n);
+    if let Ok(path) = std::env::var("SLENC_DUMP_YUV") {
+        // The same frames as raw NV12, e.g. to compare against another encoder.
+        let raw: std::vec::Vec<u8> = f
+            .iter()
+            .flat_map(|fr| fr.y.iter().chain(fr.uv.iter()).copied())
+            .collect();
+        std::fs::write(path, raw).unwrap();
+    }
     for (name, e) in [("CAVLC", CAVLC), ("CABAC", CABAC0)] {
         let c = Cfg::new(e, 26);
         let (t0, c0) = (std::time::Instant::now(), thread_cpu_seconds());
