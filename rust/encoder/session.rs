@@ -304,6 +304,7 @@ pub struct FramePlan {
     poc_after: PocState,
     gop_after: Option<Gop>,
     auto: bool,
+    user_fn_shift: (u16, u16),
 }
 
 impl FramePlan {
@@ -350,6 +351,9 @@ pub struct H264Session {
     /// IDRs need different ids, 7.4.3).
     last_idr_pic_id: u16,
     last_was_idr: bool,
+    /// Stateless node after a forced IDR: the request's frame_num and pic_order_cnt_lsb that
+    /// became our frame 0 / POC 0 (subtracted from later requests' until userspace's own IDR).
+    user_fn_shift: (u16, u16),
     /// Scratch for the SPS the stateful node builds (kept here: 1 KiB off the stack).
     built_sps: H264Sps,
     frames: u32,
@@ -377,6 +381,7 @@ impl H264Session {
             last_auto: None,
             last_idr_pic_id: 0,
             last_was_idr: false,
+            user_fn_shift: (0, 0),
             built_sps: H264Sps::default(),
             frames: 0,
         }
@@ -393,6 +398,7 @@ impl H264Session {
         self.need_idr = false;
         self.last_auto = None;
         self.last_was_idr = false;
+        self.user_fn_shift = (0, 0);
     }
 
     /// A new OUTPUT format (S_FMT/S_SELECTION/S_PARM between streams). Takes effect from the
@@ -532,6 +538,11 @@ impl H264Session {
         let params = match input.params {
             Some(p) => {
                 let mut p = *p;
+                let user_fn_mask = (1u32 << (user_sps.log2_max_frame_num_minus4.min(12) + 4)) - 1;
+                let user_lsb_mask =
+                    (1u32 << (user_sps.log2_max_pic_order_cnt_lsb_minus4.min(12) + 4)) - 1;
+                let user_fn = p.frame_num;
+                let user_lsb = p.pic_order_cnt_lsb;
                 if force {
                     // After a failed frame (or a mode switch) the references the request
                     // assumes may not exist for the decoder: code this frame as an IDR. The
@@ -546,6 +557,19 @@ impl H264Session {
                     if self.last_was_idr {
                         p.idr_pic_id = self.last_idr_pic_id.wrapping_add(1);
                     }
+                    // Userspace keeps counting from its frame_num here, while the stream
+                    // restarts at 0: shift its later frame_nums by this much, or the state
+                    // layer sees a frame_num gap (7.4.3) after our IDR.
+                    // Same for the POC lsb, or a later frame could get a POC below the IDR's.
+                    out.user_fn_shift = (user_fn, user_lsb);
+                } else if p.is_idr() {
+                    out.user_fn_shift = (0, 0);
+                } else {
+                    let (fs, ls) = self.user_fn_shift;
+                    out.user_fn_shift = (fs, ls);
+                    p.frame_num = (p.frame_num.wrapping_sub(fs) as u32 & user_fn_mask) as u16;
+                    p.pic_order_cnt_lsb =
+                        (p.pic_order_cnt_lsb.wrapping_sub(ls) as u32 & user_lsb_mask) as u16;
                 }
                 p
             }
@@ -785,6 +809,9 @@ impl H264Session {
             rc.update(plan.is_intra(), plan.qp, coded_bytes);
         }
         self.last_auto = Some(plan.auto);
+        if !plan.auto {
+            self.user_fn_shift = plan.user_fn_shift;
+        }
         self.last_was_idr = plan.idr;
         if plan.idr {
             self.last_idr_pic_id = plan.state.params.idr_pic_id;

@@ -231,6 +231,9 @@ fn sps_change_forces_idr_pps_change_does_not() {
     let p = step(&mut s, &input);
     assert!(p.idr && p.emit.sps_pps && p.cabac);
     assert_eq!(p.state.sps.profile_idc, 77);
+    // The GOP restarted there: the next frame continues from frame_num 0.
+    let p = step(&mut s, &input);
+    assert!(!p.idr && p.frame_num == 1 && p.poc == 2);
     // Main + CABAC → main + CAVLC: only the PPS changes: no IDR, SPS+PPS re-sent.
     input.coding.profile_idc = 77;
     step(&mut s, &input);

@@ -835,3 +835,36 @@ fn full_hd_1920x1080_through_the_backend() {
     assert_eq!((plans[0].width_mbs, plans[0].height_mbs), (120, 68));
     assert_eq!(plans[0].state.sps.level_idc, 40);
 }
+
+#[test]
+fn stateless_too_small_capture_then_idr_and_counters_continue() {
+    // The client keeps counting through a failed frame; the session codes the next request as
+    // an IDR and re-bases the client's later frame_num/POC so the stream has no gap.
+    let (vw, vh) = (320, 240);
+    let mut rig = Rig::new(vw, vh, 1 << 20);
+    let mut s = H264Session::with_limits(&CAPS, &LIMITS, &rig.source(25));
+    let mut c = Client::new(vw, vh);
+    c.gop = 100;
+    let (mut stream, mut recons, mut kinds) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..14u32 {
+        let p = c.next();
+        let input = stateless_input(&c, &p);
+        rig.bufs.dst_size = if i == 5 { 24 } else { 1 << 20 };
+        match rig.frame(&mut s, &input, i) {
+            Ok((plan, au, rec)) => {
+                assert_ne!(i, 5, "{} bytes fit", au.len());
+                kinds.push((plan.idr, plan.frame_num));
+                stream.extend_from_slice(&au);
+                recons.push(rec);
+            }
+            Err(e) => {
+                assert_eq!((i, e), (5, CedrusError::OutputFull));
+                kinds.push((false, u16::MAX));
+            }
+        }
+    }
+    assert_eq!(kinds[6], (true, 0), "the frame after the failure is an IDR");
+    assert_eq!(kinds[7], (false, 1));
+    assert_eq!(kinds[13], (false, 7));
+    check_decoded("stateless-overflow", vw, vh, &stream, &recons);
+}
