@@ -9,14 +9,17 @@
 //!    ENCODE_PARAMS on the stateless node, [`Gop`] on the stateful node and in the stateless
 //!    node's auto mode, uapi.md §8.6), references ([`Dpb::plan`], step 3), the POC, and the QP
 //!    ([`RateControl`], step 4). Nothing the decoder would see is committed yet.
-//! 2. [`H264Session::write_headers`]: AUD/SPS/PPS/slice header into any [`NalSink`] (the
-//!    backend's put-bits block or a CPU buffer), step 5.
+//! 2. [`H264Session::write_headers`]: AUD/SPS/PPS/HRD SEI/slice header into any [`NalSink`]
+//!    (the backend's put-bits block or a CPU buffer), step 5.
 //! 3. [`H264Session::complete`] with the coded size (step 6: DPB marking, POC, GOP counters,
 //!    RC statistics), or [`H264Session::fail`].
 //!
 //! Why "prepare, then commit": a frame that fails in the hardware must leave the reference
 //! state as it was, otherwise the encoder and a decoder of the delivered stream disagree on
 //! what the next P frame references (dpb.rs module docs).
+//!
+//! After a failed frame the next one is an IDR ([`H264Session::fail`]); on the stateless node
+//! the client's later frame_num/POC are re-based onto that IDR so the stream has no gap.
 //!
 //! Everything is `no_std`, allocation-free and panic-free (ARCHITECTURE.md §3).
 
@@ -782,7 +785,8 @@ impl H264Session {
     /// slice data). Commits the stream history, the DPB marking (IDR flush, sliding window),
     /// the POC state, the GOP counters and feeds rate control (uapi.md §8.4 step 6).
     ///
-    /// `plan` must be the one last returned by [`H264Session::prepare`] (one job in flight).
+    /// `plan` must be the one last returned by [`H264Session::prepare`] (one job in flight);
+    /// a plan that was never prepared (`FramePlan::default()`) is ignored.
     pub fn complete(&mut self, plan: &FramePlan, coded_bytes: u32) {
         let Some(dp) = plan.dpb.as_ref() else {
             return; // not a prepared plan
