@@ -359,6 +359,19 @@ pub fn start_frame<R: Regs>(
     let dst_end = dst
         .checked_add(b.dst_size - 1)
         .ok_or(CedrusError::Buffers("CAPTURE buffer wraps"))?;
+    // Both pairs, used or not this frame: a missing or shared buffer is a glue bug that would
+    // otherwise only show on the next P frame.
+    for (a, what) in [
+        (b.rec[0], "REC buffer"),
+        (b.rec[1], "REC buffer"),
+        (b.subpix[0], "subpix buffer"),
+        (b.subpix[1], "subpix buffer"),
+    ] {
+        nonzero_aligned(a, what)?;
+    }
+    if b.rec[0] == b.rec[1] || b.subpix[0] == b.subpix[1] {
+        return Err(CedrusError::Buffers("ping-pong buffers must differ"));
+    }
     let slot = |s: u8, arr: &[u32; 2], what| -> Result<u32, CedrusError> {
         nonzero_aligned(
             arr.get(s as usize)

@@ -868,3 +868,144 @@ fn stateless_too_small_capture_then_idr_and_counters_continue() {
     assert_eq!(kinds[13], (false, 7));
     check_decoded("stateless-overflow", vw, vh, &stream, &recons);
 }
+
+/// A register file with no side effects: reads return what was last written (or `fixed`).
+struct Plain {
+    regs: std::collections::BTreeMap<u32, u32>,
+    fixed: std::collections::BTreeMap<u32, u32>,
+    writes: Vec<(u32, u32)>,
+}
+
+impl Plain {
+    fn new(fixed: &[(u32, u32)]) -> Self {
+        Plain {
+            regs: Default::default(),
+            fixed: fixed.iter().copied().collect(),
+            writes: Vec::new(),
+        }
+    }
+}
+
+impl Regs for Plain {
+    fn read32(&mut self, off: u32) -> u32 {
+        self.fixed
+            .get(&off)
+            .or(self.regs.get(&off))
+            .copied()
+            .unwrap_or(0)
+    }
+    fn write32(&mut self, off: u32, val: u32) {
+        self.regs.insert(off, val);
+        self.writes.push((off, val));
+    }
+}
+
+#[test]
+fn finish_frame_status_mapping() {
+    let st = AvcStatus::OFFSET;
+    let len = AvcStmBitLen::OFFSET;
+    let max = AvcStmBitMax::OFFSET;
+    let case = |status: u32, bits: u32| {
+        let mut r = Plain::new(&[(st, status), (len, bits), (max, 8000)]);
+        let res = finish_frame(&mut r);
+        (res, r.writes)
+    };
+    let (res, w) = case(0x200, 800); // only PUT_BITS_READY: not ours
+    assert_eq!(res, Err(CedrusError::NotDone));
+    assert!(w.is_empty(), "nothing cleared");
+    let (res, w) = case(1, 800);
+    assert_eq!(res, Ok(100));
+    assert_eq!(w, [(AvcIntEn::OFFSET, 0), (st, 0xF)], "disable, then W1C");
+    assert_eq!(case(1, 803).0, Err(CedrusError::BadLength { bits: 803 }));
+    assert_eq!(case(1, 8008).0, Err(CedrusError::BadLength { bits: 8008 }));
+    assert_eq!(case(2, 8000).0, Err(CedrusError::OutputFull));
+    assert_eq!(case(2, 7990).0, Err(CedrusError::OutputFull));
+    assert_eq!(case(2, 400).0, Err(CedrusError::Stalled { status: 2 }));
+    assert_eq!(case(8 | 1, 400).0, Err(CedrusError::Overtime { status: 9 }));
+    assert_eq!(case(4, 400).0, Err(CedrusError::Overtime { status: 4 }));
+}
+
+#[test]
+fn start_frame_timeouts_and_bad_buffers() {
+    let rig = Rig::new(320, 240, 1 << 16);
+    let mut s = H264Session::with_limits(&CAPS, &LIMITS, &rig.source(30));
+    let input = stateful_input(
+        CodingSettings::default(),
+        GopSettings::default(),
+        RcControls::default(),
+    );
+    let plan = s.prepare(&input).unwrap();
+    // PUT_BITS_READY never comes up.
+    let mut r = Plain::new(&[(AvcStatus::OFFSET, 0)]);
+    assert_eq!(
+        start_frame(&mut r, &s, &plan, &rig.bufs),
+        Err(CedrusError::PutBitsTimeout)
+    );
+    assert!(!r
+        .writes
+        .iter()
+        .any(|w| w.0 == AvcStartTrig::OFFSET && w.1 == 8));
+    // Ready, but the VE never reports sync idle.
+    let mut r = Plain::new(&[(AvcStatus::OFFSET, 0x200), (VeReset::OFFSET, 0)]);
+    assert_eq!(
+        start_frame(&mut r, &s, &plan, &rig.bufs),
+        Err(CedrusError::SyncTimeout)
+    );
+    // Buffers the VE cannot take: refused before any register is written.
+    let bad = [
+        FrameBuffers {
+            src_stride: 328,
+            ..rig.bufs
+        },
+        FrameBuffers {
+            src_luma: 0,
+            ..rig.bufs
+        },
+        FrameBuffers {
+            dst: DST + 4,
+            ..rig.bufs
+        },
+        FrameBuffers {
+            dst_size: 0,
+            ..rig.bufs
+        },
+        FrameBuffers {
+            dst_size: u32::MAX,
+            ..rig.bufs
+        },
+        FrameBuffers {
+            rec: [REC[0], 0],
+            ..rig.bufs
+        },
+        FrameBuffers {
+            subpix: [SUB[0], SUB[0]],
+            ..rig.bufs
+        },
+        FrameBuffers {
+            sizes: private_sizes(10, 10).unwrap(),
+            ..rig.bufs
+        },
+        FrameBuffers {
+            dst: u32::MAX & !15,
+            dst_size: 1 << 20,
+            ..rig.bufs
+        },
+    ];
+    for (i, b) in bad.iter().enumerate() {
+        let mut r = Plain::new(&[(AvcStatus::OFFSET, 0x200), (VeReset::OFFSET, 0x300)]);
+        let res = start_frame(&mut r, &s, &plan, b);
+        assert!(
+            matches!(res, Err(CedrusError::Buffers(_))),
+            "case {i}: {res:?}"
+        );
+        assert!(r.writes.is_empty(), "case {i}");
+    }
+    // A plan the registers cannot express (chroma offset outside 0..7).
+    let mut p2 = plan.clone();
+    p2.chroma_qp_index_offset = -1;
+    let mut r = Plain::new(&[(AvcStatus::OFFSET, 0x200), (VeReset::OFFSET, 0x300)]);
+    assert!(matches!(
+        start_frame(&mut r, &s, &p2, &rig.bufs),
+        Err(CedrusError::Plan(_))
+    ));
+}
