@@ -986,7 +986,7 @@ fn start_frame_timeouts_and_bad_buffers() {
             ..rig.bufs
         },
         FrameBuffers {
-            dst: u32::MAX & !15,
+            dst: !15,
             dst_size: 1 << 20,
             ..rig.bufs
         },
