@@ -1009,3 +1009,43 @@ fn start_frame_timeouts_and_bad_buffers() {
         Err(CedrusError::Plan(_))
     ));
 }
+
+#[test]
+fn stateful_non_idr_i_frames_and_vbr() {
+    // I_PERIOD: non-IDR I frames inside an open GOP, rate-controlled (VBR with a peak).
+    let input = stateful_input(
+        CodingSettings {
+            cabac: true,
+            ..CodingSettings::default()
+        },
+        GopSettings {
+            gop_size: 0,
+            i_period: 3,
+            force_key_frame: false,
+        },
+        RcControls {
+            frame_rc_enable: true,
+            bitrate_mode: BitrateMode::Vbr as u32,
+            bitrate: 200_000,
+            bitrate_peak: 400_000,
+            ..RcControls::default()
+        },
+    );
+    let (_, plans) = run_stateful("iperiod-vbr", 160, 128, 8, &input);
+    let kinds: Vec<(bool, SliceKind)> = plans.iter().map(|p| (p.idr, p.slice)).collect();
+    use SliceKind::*;
+    assert_eq!(
+        kinds,
+        [
+            (true, I),
+            (false, P),
+            (false, P),
+            (false, I),
+            (false, P),
+            (false, P),
+            (false, I),
+            (false, P)
+        ]
+    );
+    assert_eq!(plans[4].ref_slot, Some(plans[3].rec_slot));
+}
