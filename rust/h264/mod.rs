@@ -25,6 +25,8 @@
 
 pub mod au;
 pub mod bits;
+pub mod caps;
+pub mod counters;
 pub mod dpb;
 pub mod fixed;
 pub mod gop;
@@ -44,6 +46,9 @@ pub mod vui;
 #[cfg(test)]
 #[allow(dead_code)] // shared by several test modules; not every helper is used by each
 pub(crate) mod testutil;
+
+#[cfg(test)]
+mod oracle;
 
 #[cfg(test)]
 mod oracle_tests;

@@ -11,7 +11,7 @@ use super::bits::BitWriter;
 use super::dpb::Dpb;
 use super::gop::{Gop, GopConfig};
 use super::nal::end_nal;
-use super::oracle_tests::{
+use super::oracle::{
     decode_i420, trace_headers, write_pcm_slice_data, write_ref_copy_slice_data, Picture,
 };
 use super::rc::{RateControl, RcConfig, RcMode};

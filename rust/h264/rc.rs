@@ -272,7 +272,7 @@ impl RateControl {
             // Keep the relative fullness across a size change (a smaller buffer must not start
             // out full).
             self.fullness = if old_cpb == 0 {
-                self.cpb_bits >> 1
+                self.cpb_bits >> 2
             } else {
                 let old = old_cpb.min(u32::MAX as u64) as u32;
                 div_u64(
@@ -347,13 +347,14 @@ impl RateControl {
 
     fn rate_qp(&self, intra: bool) -> u8 {
         let avg = self.avg_per_frame as i64;
-        // Base: the average frame, steered towards half a buffer (CBR) or a zero bit debt (VBR)
-        // over a few frames.
+        // Base: the average frame, steered towards a quarter-full buffer (CBR; the other three
+        // quarters are headroom for a scene change landing on an I frame) or towards a zero
+        // bit debt (VBR).
         let base = match self.cfg.mode {
             RcMode::Vbr => avg - (self.debt >> 4),
             // A gentle pull (1/32 of the error per frame) spreads an I frame's excess over the
             // following P frames instead of starving the next few.
-            _ => avg + (((self.cpb_bits >> 1) as i64 - self.fullness as i64) >> 5),
+            _ => avg + (((self.cpb_bits >> 2) as i64 - self.fullness as i64) >> 5),
         };
         let base = base.max(avg >> 3).max(1) as u64;
         // I frames take what the model says they cost relative to P at a QP 3 lower (finer),

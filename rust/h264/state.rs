@@ -9,78 +9,14 @@
 //! `level_idc` so that what the stream claims is true. The result is what gets written back into
 //! the controls and into the bitstream.
 
+pub use super::caps::{Capabilities, HW_AUD, HW_PPS, HW_SLICE_HEADER, HW_SPS};
+use super::counters::{rebase_counters, Counters};
 use super::level::choose_level;
 use super::sei::{default_initial_delay_90k, BufferingPeriod, PicTiming, DELAY_BITS};
 use super::sps::{Crop, Hrd, SpsExtra, Vui};
 use super::uapi::*;
 use super::validate::{validate_encode_params, validate_pps, validate_sps, ValidateError};
 use super::vui::{self, Colorimetry, SarControls};
-
-/// The hardware writes the access unit delimiter.
-pub const HW_AUD: u32 = 1 << 0;
-/// The hardware writes the SPS.
-pub const HW_SPS: u32 = 1 << 1;
-/// The hardware writes the PPS.
-pub const HW_PPS: u32 = 1 << 2;
-/// The hardware writes the slice NAL header and slice header (VEPU2/H1, uapi.md §2.5).
-pub const HW_SLICE_HEADER: u32 = 1 << 3;
-
-/// What a backend can encode (reported by the codec ops, ARCHITECTURE.md §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capabilities {
-    /// CABAC entropy coding (CAVLC is always available).
-    pub cabac: bool,
-    /// 8x8 transform (High profile).
-    pub transform_8x8: bool,
-    /// Inter prediction (P frames). Without it every frame is coded as I.
-    pub inter: bool,
-    /// Most reference frames the backend can use (reconstruction slots minus the current one).
-    pub max_ref_frames: u8,
-    /// POC type the backend needs (VEPU2 writes slice headers with type 2), if any.
-    pub forced_poc_type: Option<u8>,
-    /// log2_max_frame_num_minus4 the backend needs, if any.
-    pub forced_log2_max_frame_num_minus4: Option<u8>,
-    /// log2_max_pic_order_cnt_lsb_minus4 the backend needs, if any.
-    pub forced_log2_max_poc_lsb_minus4: Option<u8>,
-    /// `HW_*` bits: the units the hardware writes itself.
-    pub hw_headers: u32,
-    /// Required alignment of the coded width, in pixels (≥ 16).
-    pub width_align: u32,
-    /// Required alignment of the coded height, in pixels (≥ 16).
-    pub height_align: u32,
-    /// Smallest coded width.
-    pub min_width: u32,
-    /// Smallest coded height.
-    pub min_height: u32,
-    /// Largest coded width.
-    pub max_width: u32,
-    /// Largest coded height.
-    pub max_height: u32,
-    /// Highest level_idc the backend can sustain.
-    pub max_level_idc: u8,
-}
-
-impl Capabilities {
-    /// Checks the description itself: forced fields in their syntax ranges (POC type 0 or 2),
-    /// at most 16 references, non-zero size limits.
-    pub fn check(&self) -> Result<(), StateError> {
-        let ok = self.forced_poc_type.is_none_or(|t| t == 0 || t == 2)
-            && self
-                .forced_log2_max_frame_num_minus4
-                .is_none_or(|v| v <= 12)
-            && self.forced_log2_max_poc_lsb_minus4.is_none_or(|v| v <= 12)
-            && self.max_ref_frames <= 16
-            && self.min_width <= self.max_width
-            && self.min_height <= self.max_height
-            && self.max_width > 0
-            && self.max_height > 0;
-        if ok {
-            Ok(())
-        } else {
-            Err(StateError::Capabilities)
-        }
-    }
-}
 
 /// A rectangle in pixels (the OUTPUT CROP selection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -181,28 +117,6 @@ pub struct StreamTracker {
     pps: H264Pps,
     extra: SpsExtra,
     counters: Counters,
-}
-
-/// Picture counters carried from frame to frame to re-base userspace's frame_num and POC onto
-/// the (possibly different) field widths of the adapted SPS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Counters {
-    /// Userspace's frame_num of the last frame.
-    user_frame_num: u16,
-    /// Frames (frame_num steps) since the last IDR, unwrapped.
-    frame_num_abs: u32,
-    /// Userspace's POC type 0 state of the last reference picture (8.2.1.1):
-    /// prevPicOrderCntMsb and prevPicOrderCntLsb, in userspace's lsb width.
-    user_poc_msb: i32,
-    user_poc_lsb: u16,
-    /// The POC of this picture (relative to the last IDR).
-    poc: i32,
-    /// idr_pic_id of the last IDR picture.
-    last_idr_pic_id: u16,
-    /// Access units since the last buffering period (IDR), this one included.
-    au_since_bp: u32,
-    /// cpb_removal_delay of this access unit (ticks, modulo 2^24).
-    cpb_removal_delay: u32,
 }
 
 impl StreamTracker {
@@ -605,81 +519,6 @@ impl FrameState {
         p.slice_qp_delta = (qp - 26 - self.pps.pic_init_qp_minus26 as i32) as i8;
         Ok(())
     }
-}
-
-/// PicOrderCntMsb of 8.2.1.1 for a picture with `lsb`, given the previous reference picture's
-/// msb/lsb and MaxPicOrderCntLsb = `max`.
-fn poc_msb(prev_msb: i32, prev_lsb: u16, lsb: u16, max: u32) -> i32 {
-    let (lsb, prev_lsb, max) = (lsb as i32, prev_lsb as i32, max as i32);
-    if lsb < prev_lsb && prev_lsb - lsb >= max >> 1 {
-        prev_msb.wrapping_add(max)
-    } else if lsb > prev_lsb && lsb - prev_lsb > max >> 1 {
-        prev_msb.wrapping_sub(max)
-    } else {
-        prev_msb
-    }
-}
-
-/// Re-bases userspace's frame_num and POC onto the adapted SPS's field widths and POC type.
-///
-/// Reducing a counter modulo a smaller power of two is enough, but a backend may force a
-/// *wider* field than userspace uses (GStreamer counts POC lsb modulo 16, cedrus uses 256), and
-/// then plain masking would make the counters jump backwards at userspace's wrap. So the
-/// counters are unwrapped in userspace's widths (frame_num steps since the IDR; the POC by the
-/// 8.2.1.1 rule) and written back in ours. Writes frame_num and pic_order_cnt_lsb into `p`.
-fn rebase_counters(
-    user: &H264Sps,
-    ours: &H264Sps,
-    p: &mut H264EncodeParams,
-    prev: &Counters,
-) -> Counters {
-    let user_max_fn = 1u32 << (user.log2_max_frame_num_minus4.min(12) + 4);
-    let max_fn = 1u32 << (ours.log2_max_frame_num_minus4 + 4);
-    let user_max_lsb = 1u32 << (user.log2_max_pic_order_cnt_lsb_minus4.min(12) + 4);
-    let max_lsb = 1u32 << (ours.log2_max_pic_order_cnt_lsb_minus4 + 4);
-    let is_ref = p.nal_ref_idc != 0;
-    let mut c = Counters {
-        user_frame_num: p.frame_num,
-        ..*prev
-    };
-    // Two clock ticks per frame (time_scale = 2·den, num_units_in_tick = num). The BP access
-    // unit counts from the previous BP (C.1.2); the very first one is 0.
-    c.au_since_bp = prev.au_since_bp.wrapping_add(1);
-    c.cpb_removal_delay = c.au_since_bp.wrapping_mul(2) & ((1 << DELAY_BITS) - 1);
-    if p.is_idr() {
-        c.au_since_bp = 0;
-        c.last_idr_pic_id = p.idr_pic_id;
-        c.frame_num_abs = 0;
-        c.user_poc_msb = 0;
-        c.user_poc_lsb = 0;
-        c.poc = 0;
-        p.frame_num = 0;
-        p.pic_order_cnt_lsb = 0;
-        return c;
-    }
-    let step = (p.frame_num as u32).wrapping_sub(prev.user_frame_num as u32) & (user_max_fn - 1);
-    c.frame_num_abs = prev.frame_num_abs.wrapping_add(step);
-    p.frame_num = (c.frame_num_abs & (max_fn - 1)) as u16;
-    c.poc = if user.pic_order_cnt_type == 0 {
-        let lsb = (p.pic_order_cnt_lsb as u32 & (user_max_lsb - 1)) as u16;
-        let msb = poc_msb(prev.user_poc_msb, prev.user_poc_lsb, lsb, user_max_lsb);
-        if is_ref {
-            c.user_poc_msb = msb;
-            c.user_poc_lsb = lsb;
-        }
-        msb.wrapping_add(lsb as i32)
-    } else {
-        // Types 1/2 from userspace: the frame order (type 2 semantics, 8.2.1.3).
-        (c.frame_num_abs.wrapping_mul(2) as i32).wrapping_sub(!is_ref as i32)
-    };
-    p.pic_order_cnt_lsb = if ours.pic_order_cnt_type == 0 {
-        (c.poc as u32 & (max_lsb - 1)) as u16
-    } else {
-        // Type 2: the decoder derives the POC from frame_num.
-        c.poc = (c.frame_num_abs.wrapping_mul(2) as i32).wrapping_sub(!is_ref as i32);
-        0
-    };
-    c
 }
 
 #[cfg(test)]

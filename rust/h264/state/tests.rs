@@ -735,9 +735,7 @@ fn adapted_stream_decodes() {
     use crate::h264::au::{write_au_headers, AuTail};
     use crate::h264::bits::{BitSink, BitWriter};
     use crate::h264::nal::end_nal;
-    use crate::h264::oracle_tests::{
-        decode_i420, write_pcm_slice_data, write_skip_slice_data, Picture,
-    };
+    use crate::h264::oracle::{decode_i420, write_pcm_slice_data, write_skip_slice_data, Picture};
     use crate::h264::testutil::Rng;
 
     let (w, h) = (100u32, 60u32);
