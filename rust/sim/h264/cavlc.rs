@@ -189,10 +189,20 @@ impl CavlcWriter {
                 out.put_ue(base + t)?;
                 out.put_ue(cur.chroma_mode as u32)?;
             }
+            MbType::P8x8 => {
+                out.put_ue(3)?;
+                for _ in 0..4 {
+                    out.put_ue(0)?; // sub_mb_type P_L0_8x8
+                }
+                for d in cur.mvds.iter() {
+                    out.put_se(d[0] as i32)?;
+                    out.put_se(d[1] as i32)?;
+                }
+            }
             _ => {
                 out.put_ue(0)?;
-                out.put_se(cur.mvd[0] as i32)?;
-                out.put_se(cur.mvd[1] as i32)?;
+                out.put_se(cur.mvds[0][0] as i32)?;
+                out.put_se(cur.mvds[0][1] as i32)?;
             }
         }
         if cur.mb_type != MbType::I16x16 {

@@ -3,7 +3,7 @@
 //! macroblocks are decoded, macroblock by macroblock in raster order, exactly as a decoder does.
 
 use super::tables::{ALPHA, BETA, CHROMA_QP, TC0};
-use super::{MbInfo, Nv12Mut, SliceParams};
+use super::{quadrant, MbInfo, Nv12Mut, SliceParams};
 
 #[derive(Clone, Copy)]
 struct Th {
@@ -112,8 +112,10 @@ fn strength(p: &MbInfo, bp: usize, q: &MbInfo, bq: usize, mb_edge: bool) -> u8 {
     if p.nnz[bp] > 0 || q.nnz[bq] > 0 {
         return 2;
     }
-    // One reference picture and one vector per macroblock: only the vectors can differ.
-    if (p.mv[0] - q.mv[0]).abs() >= 4 || (p.mv[1] - q.mv[1]).abs() >= 4 {
+    // One reference picture and one vector per partition: only the vectors can differ.
+    let pm = p.mvs[quadrant(bp & 3, bp >> 2)];
+    let qm = q.mvs[quadrant(bq & 3, bq >> 2)];
+    if (pm[0] - qm[0]).abs() >= 4 || (pm[1] - qm[1]).abs() >= 4 {
         return 1;
     }
     0

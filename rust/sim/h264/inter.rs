@@ -111,10 +111,25 @@ impl SubpelPlanes {
         if want_h {
             for y in 0..N {
                 // Row slices hoisted so the inner loop is straight-line (and vectorisable).
-                let (r0, r1, r2) = (&win[y][2..N + 2], &win[y + 1][2..N + 2], &win[y + 2][2..N + 2]);
-                let (r3, r4, r5) = (&win[y + 3][2..N + 2], &win[y + 4][2..N + 2], &win[y + 5][2..N + 2]);
+                let (r0, r1, r2) = (
+                    &win[y][2..N + 2],
+                    &win[y + 1][2..N + 2],
+                    &win[y + 2][2..N + 2],
+                );
+                let (r3, r4, r5) = (
+                    &win[y + 3][2..N + 2],
+                    &win[y + 4][2..N + 2],
+                    &win[y + 5][2..N + 2],
+                );
                 for (x, o) in self.h[y].iter_mut().enumerate() {
-                    let t = tap6(r0[x] as i32, r1[x] as i32, r2[x] as i32, r3[x] as i32, r4[x] as i32, r5[x] as i32);
+                    let t = tap6(
+                        r0[x] as i32,
+                        r1[x] as i32,
+                        r2[x] as i32,
+                        r3[x] as i32,
+                        r4[x] as i32,
+                        r5[x] as i32,
+                    );
                     *o = clip((t + 16) >> 5);
                 }
             }
@@ -129,7 +144,14 @@ impl SubpelPlanes {
                 let slot = r % 6;
                 for (x, o) in ring[slot].iter_mut().enumerate() {
                     let w6 = &row[x..x + 6];
-                    *o = tap6(w6[0] as i32, w6[1] as i32, w6[2] as i32, w6[3] as i32, w6[4] as i32, w6[5] as i32) as i16;
+                    *o = tap6(
+                        w6[0] as i32,
+                        w6[1] as i32,
+                        w6[2] as i32,
+                        w6[3] as i32,
+                        w6[4] as i32,
+                        w6[5] as i32,
+                    ) as i16;
                 }
                 if want_b && (2..N + 2).contains(&r) {
                     for (o, &v) in self.b[r - 2].iter_mut().zip(ring[slot].iter()) {
@@ -141,7 +163,14 @@ impl SubpelPlanes {
                     let (q0, q1, q2) = (&ring[y % 6], &ring[(y + 1) % 6], &ring[(y + 2) % 6]);
                     let (q3, q4, q5) = (&ring[(y + 3) % 6], &ring[(y + 4) % 6], &ring[(y + 5) % 6]);
                     for (x, o) in self.j[y].iter_mut().enumerate() {
-                        let t = tap6(q0[x] as i32, q1[x] as i32, q2[x] as i32, q3[x] as i32, q4[x] as i32, q5[x] as i32);
+                        let t = tap6(
+                            q0[x] as i32,
+                            q1[x] as i32,
+                            q2[x] as i32,
+                            q3[x] as i32,
+                            q4[x] as i32,
+                            q5[x] as i32,
+                        );
                         *o = clip((t + 512) >> 10);
                     }
                 }
@@ -152,6 +181,12 @@ impl SubpelPlanes {
     /// Predicts the 16×16 block displaced by (qx, qy) quarter samples from the origin, with
     /// qx, qy in −3..=3 (values outside are clamped into that range).
     pub fn predict(&self, qx: i32, qy: i32, out: &mut [u8; 256]) {
+        self.predict_n(qx, qy, 16, out)
+    }
+
+    /// Like [`SubpelPlanes::predict`] for the top-left `n`×`n` (n ≤ 16) samples only.
+    pub fn predict_n(&self, qx: i32, qy: i32, n: usize, out: &mut [u8; 256]) {
+        let n = n.min(16);
         let qx = qx.clamp(-3, 3);
         let qy = qy.clamp(-3, 3);
         // Plane index of the integer sample G for output (0,0).
@@ -179,12 +214,13 @@ impl SubpelPlanes {
             (3, 2) => ((&self.j, 0, 0), Some((&self.h, 1, 0))),
             _ => ((&self.j, 0, 0), None),
         };
-        for (j, orow) in out.chunks_exact_mut(16).enumerate() {
-            let ra = &a.0[oy + j + a.2][ox + a.1..ox + a.1 + 16];
+        for (j, orow) in out.chunks_exact_mut(16).take(n).enumerate() {
+            let orow = &mut orow[..n];
+            let ra = &a.0[oy + j + a.2][ox + a.1..ox + a.1 + n];
             match b {
                 None => orow.copy_from_slice(ra),
                 Some((pb, dx, dy)) => {
-                    let rb = &pb[oy + j + dy][ox + dx..ox + dx + 16];
+                    let rb = &pb[oy + j + dy][ox + dx..ox + dx + n];
                     for ((o, &x), &y) in orow.iter_mut().zip(ra.iter()).zip(rb.iter()) {
                         *o = ((x as u16 + y as u16 + 1) >> 1) as u8;
                     }
@@ -339,21 +375,41 @@ pub fn sad16(a: &[u8; 256], b: &[u8; 256]) -> u32 {
     s
 }
 
-/// SAD of the source block against the reference at integer position (x, y), stopping early
-/// once `limit` is exceeded (the result is then > limit but not exact).
-fn sad_int(src: &[u8; 256], r: &RefPlane, x: i32, y: i32, limit: u32) -> u32 {
-    let inside = x >= 0 && y >= 0 && x + 16 <= r.width as i32 && y + 16 <= r.height as i32;
+/// SAD of the top-left `n`×`n` samples of two 16-wide blocks.
+pub fn sad_n(a: &[u8; 256], b: &[u8; 256], n: usize) -> u32 {
+    if n >= 16 {
+        return sad16(a, b);
+    }
+    let mut s = 0u32;
+    for j in 0..n {
+        for (x, y) in a[j * 16..j * 16 + n]
+            .iter()
+            .zip(b[j * 16..j * 16 + n].iter())
+        {
+            s += (*x as i32 - *y as i32).unsigned_abs();
+        }
+    }
+    s
+}
+
+/// SAD of the source block (top-left `n`×`n` of a 16-wide buffer) against the reference at
+/// integer position (x, y), stopping early once `limit` is exceeded (the result is then
+/// > limit but not exact).
+fn sad_int<const NB: usize>(src: &[u8; 256], r: &RefPlane, x: i32, y: i32, limit: u32) -> u32 {
+    let n = NB;
+    let ni = n as i32;
+    let inside = x >= 0 && y >= 0 && x + ni <= r.width as i32 && y + ni <= r.height as i32;
     let data = r.plane.data;
     let stride = r.plane.stride;
     let mut s = 0u32;
     if inside {
-        for j in 0..16 {
+        for j in 0..n {
             let base = (y as usize + j) * stride + x as usize;
-            let row = match data.get(base..base + 16) {
+            let row = match data.get(base..base + n) {
                 Some(row) => row,
                 None => return u32::MAX,
             };
-            for (a, b) in src[j * 16..j * 16 + 16].iter().zip(row.iter()) {
+            for (a, b) in src[j * 16..j * 16 + n].iter().zip(row.iter()) {
                 s += (*a as i32 - *b as i32).unsigned_abs();
             }
             if s > limit {
@@ -364,7 +420,7 @@ fn sad_int(src: &[u8; 256], r: &RefPlane, x: i32, y: i32, limit: u32) -> u32 {
     } else {
         let mut blk = [0u8; 256];
         fetch16(r, x, y, &mut blk);
-        sad16(src, &blk)
+        sad_n(src, &blk, n)
     }
 }
 
@@ -394,12 +450,13 @@ pub struct Motion {
 /// well inside the Main-profile limits for all levels.
 const MV_LIMIT: i32 = 64 * 4;
 
-/// Motion search for the 16×16 block at (bx, by): candidates (predictor, zero and the given
+/// Motion search for the `n`×`n` block (16 or 8; the source is the top-left of a 16-wide
+/// buffer) at (bx, by): candidates (predictor, zero and the given
 /// extra vectors), a small diamond search at integer positions, then half- and quarter-sample
 /// refinement around the best integer vector.
 /// The prediction for the chosen vector is left in `pred`.
 #[allow(clippy::too_many_arguments)]
-pub fn search(
+pub fn search<const NB: usize>(
     src: &[u8; 256],
     r: &RefPlane,
     bx: i32,
@@ -409,6 +466,7 @@ pub fn search(
     lambda: u32,
     pred: &mut [u8; 256],
 ) -> Motion {
+    let n = NB;
     let clamp_mv = |v: i32| v.clamp(-MV_LIMIT, MV_LIMIT);
     // Integer stage, in full samples.
     let mut best = [0i32; 2];
@@ -420,7 +478,7 @@ pub fn search(
         if mc >= *best_cost {
             return;
         }
-        let s = sad_int(src, r, bx + v[0], by + v[1], *best_cost - mc);
+        let s = sad_int::<NB>(src, r, bx + v[0], by + v[1], *best_cost - mc);
         let c = s.saturating_add(mc);
         if c < *best_cost {
             *best_cost = c;
@@ -480,8 +538,8 @@ pub fn search(
                 if mc >= bcost {
                     continue;
                 }
-                planes.predict(q[0], q[1], pred);
-                let cost = sad16(src, pred).saturating_add(mc);
+                planes.predict_n(q[0], q[1], n, pred);
+                let cost = sad_n(src, pred, n).saturating_add(mc);
                 if cost < bcost {
                     bcost = cost;
                     bq = q;
@@ -489,7 +547,7 @@ pub fn search(
             }
         }
     }
-    planes.predict(bq[0], bq[1], pred);
+    planes.predict_n(bq[0], bq[1], n, pred);
     Motion {
         mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16],
         cost: bcost,

@@ -10,7 +10,8 @@ use super::quant::{self, Rounding};
 use super::tables::{BLK_RASTER, CHROMA_QP, LAMBDA, RASTER_BLK, ZIGZAG};
 use super::transform::{fdct4, hadamard4, idct4, satd4};
 use super::{
-    EncodeError, Entropy, MbInfo, MbType, Nv12, Nv12Mut, SliceParams, SliceStats, SliceType,
+    quadrant, EncodeError, Entropy, MbInfo, MbType, Nv12, Nv12Mut, SliceParams, SliceStats,
+    SliceType,
 };
 use crate::h264::bits::BitSink;
 
@@ -725,17 +726,81 @@ fn code_intra(
     Some(cur)
 }
 
-fn nb_mv(m: Option<&MbInfo>) -> MvNb {
-    m.map(|m| {
-        if m.mb_type.is_intra() {
-            (-1, [0, 0])
-        } else {
-            (0, m.mv)
-        }
-    })
+/// The macroblocks around the current one (None when outside the picture).
+#[derive(Clone, Copy)]
+struct Nbs<'a> {
+    left: Option<&'a MbInfo>,
+    top: Option<&'a MbInfo>,
+    topright: Option<&'a MbInfo>,
+    topleft: Option<&'a MbInfo>,
 }
 
-/// Codes an inter macroblock with vector `mv` and luma prediction `pred` (residual,
+/// Motion of the partition covering 4×4 block (x, y), x, y in −1..=4 relative to the current
+/// macroblock (6.4.11.7): neighbouring macroblocks, or the current one's quadrants already
+/// decided (`cur`); None when not available.
+fn mv_nb(n: &Nbs, cur: &[Option<[i16; 2]>; 4], x: i32, y: i32) -> MvNb {
+    let of = |m: Option<&MbInfo>, q: usize| -> MvNb {
+        m.map(|m| {
+            if m.mb_type.is_intra() {
+                (-1, [0, 0])
+            } else {
+                (0, m.mvs[q])
+            }
+        })
+    };
+    if y < 0 {
+        if x < 0 {
+            of(n.topleft, 3)
+        } else if x < 4 {
+            of(n.top, 2 + (x as usize >> 1))
+        } else {
+            of(n.topright, 2)
+        }
+    } else if x < 0 {
+        of(n.left, 1 + 2 * (y as usize >> 1))
+    } else if x < 4 && y < 4 {
+        cur[quadrant(x as usize, y as usize)].map(|mv| (0, mv))
+    } else {
+        None
+    }
+}
+
+/// Predictor for the partition at 4×4 block (x, y) that is `w` blocks wide (8.4.1.3).
+fn mvp_at(n: &Nbs, cur: &[Option<[i16; 2]>; 4], x: i32, y: i32, w: i32) -> [i16; 2] {
+    let a = mv_nb(n, cur, x - 1, y);
+    let b = mv_nb(n, cur, x, y - 1);
+    let c = match mv_nb(n, cur, x + w, y - 1) {
+        None => mv_nb(n, cur, x - 1, y - 1),
+        c => c,
+    };
+    inter::mv_pred(a, b, c)
+}
+
+/// Chroma prediction of an inter macroblock whose 8×8 quadrants move by `mvs`.
+fn chroma_pred(rc: &RefPlane, mx: usize, my: usize, mvs: &[[i16; 2]; 4]) -> [[u8; 64]; 2] {
+    let mut pc = [[0u8; 64]; 2];
+    let (cx, cy) = (mx as i32 * 8, my as i32 * 8);
+    if mvs.iter().all(|m| *m == mvs[0]) {
+        let (pu, pv) = pc.split_at_mut(1);
+        inter::mc_chroma(rc, cx, cy, mvs[0], &mut pu[0], &mut pv[0]);
+        return pc;
+    }
+    for (q, mv) in mvs.iter().enumerate() {
+        let (ox, oy) = ((q & 1) * 4, (q >> 1) * 4);
+        let mut tu = [0u8; 64];
+        let mut tv = [0u8; 64];
+        inter::mc_chroma(rc, cx + ox as i32, cy + oy as i32, *mv, &mut tu, &mut tv);
+        for j in 0..4 {
+            for i in 0..4 {
+                pc[0][(oy + j) * 8 + ox + i] = tu[j * 8 + i];
+                pc[1][(oy + j) * 8 + ox + i] = tv[j * 8 + i];
+            }
+        }
+    }
+    pc
+}
+
+/// Codes an inter macroblock with quadrant vectors `mvs` and luma prediction `pred` (residual,
 /// reconstruction). With `skip_only`, gives up (None, nothing written) as soon as any residual
 /// would be coded, which is all the P_Skip test needs to know.
 #[allow(clippy::too_many_arguments)]
@@ -747,7 +812,7 @@ fn code_inter(
     rec: &mut Nv12Mut,
     mx: usize,
     my: usize,
-    mv: [i16; 2],
+    mvs: [[i16; 2]; 4],
     co: &mut Coeffs,
     skip_only: bool,
 ) -> Option<MbInfo> {
@@ -756,11 +821,7 @@ fn code_inter(
     if skip_only && cbp_l != 0 {
         return None;
     }
-    let mut pc = [[0u8; 64]; 2];
-    {
-        let (pu, pv) = pc.split_at_mut(1);
-        inter::mc_chroma(rc, mx as i32 * 8, my as i32 * 8, mv, &mut pu[0], &mut pv[0]);
-    }
+    let pc = chroma_pred(rc, mx, my, &mvs);
     let mut rcb = [[0u8; 64]; 2];
     let (cbp_c, nnz_c, flags) = code_chroma(src, &pc, ctx.qpc, Rounding::Inter, co, &mut rcb);
     if skip_only && cbp_c != 0 {
@@ -774,7 +835,7 @@ fn code_inter(
         nnz,
         nnz_c,
         cbf_dc: flags,
-        mv,
+        mvs,
         ..MbInfo::default()
     })
 }
@@ -865,29 +926,13 @@ pub(crate) fn encode_mbs<S: BitSink>(
                     } else {
                         None
                     };
-                    let a = nb_mv(left.as_ref());
-                    let b = nb_mv(top.as_ref());
-                    let c = if topright.is_some() {
-                        nb_mv(topright.as_ref())
-                    } else {
-                        nb_mv(topleft.as_ref())
+                    let nbs = Nbs {
+                        left: left.as_ref(),
+                        top: top.as_ref(),
+                        topright: topright.as_ref(),
+                        topleft: topleft.as_ref(),
                     };
-                    let mvp = inter::mv_pred(a, b, c);
-                    let smv = inter::skip_mv(a, b, c);
-                    code_p_mb(
-                        &ctx,
-                        &src_mb,
-                        rl,
-                        rc,
-                        rec,
-                        mx,
-                        my,
-                        left.as_ref(),
-                        top.as_ref(),
-                        mvp,
-                        smv,
-                        &mut co,
-                    )
+                    code_p_mb(&ctx, &src_mb, rl, rc, rec, mx, my, &nbs, &mut co)
                 }
             };
             if let Some(slot) = info.get_mut(idx) {
@@ -896,6 +941,10 @@ pub(crate) fn encode_mbs<S: BitSink>(
             match cur.mb_type {
                 MbType::PSkip => stats.skip_mbs += 1,
                 MbType::P16x16 => stats.inter_mbs += 1,
+                MbType::P8x8 => {
+                    stats.inter_mbs += 1;
+                    stats.p8x8_mbs += 1
+                }
                 MbType::I4x4 => {
                     stats.intra_mbs += 1;
                     stats.i4x4_mbs += 1
@@ -919,7 +968,7 @@ pub(crate) fn encode_mbs<S: BitSink>(
     Ok(stats)
 }
 
-/// P-slice macroblock decision: P_Skip, P_L0_16x16 or intra.
+/// P-slice macroblock decision: P_Skip, P_L0_16x16, P_8x8 or intra.
 #[allow(clippy::too_many_arguments)]
 fn code_p_mb(
     ctx: &Ctx,
@@ -929,60 +978,124 @@ fn code_p_mb(
     rec: &mut Nv12Mut,
     mx: usize,
     my: usize,
-    left: Option<&MbInfo>,
-    top: Option<&MbInfo>,
-    mvp: [i16; 2],
-    smv: [i16; 2],
+    n: &Nbs,
     co: &mut Coeffs,
 ) -> MbInfo {
+    let none = [None; 4];
+    let mvp = mvp_at(n, &none, 0, 0, 4);
+    let smv = {
+        let c = match mv_nb(n, &none, 4, -1) {
+            None => mv_nb(n, &none, -1, -1),
+            c => c,
+        };
+        inter::skip_mv(mv_nb(n, &none, -1, 0), mv_nb(n, &none, 0, -1), c)
+    };
+    let skip = MbInfo {
+        mb_type: MbType::PSkip,
+        mvs: [smv; 4],
+        ..MbInfo::default()
+    };
+    let (bx, by) = (mx as i32 * 16, my as i32 * 16);
     // P_Skip when the skip vector leaves nothing worth coding.
     let mut pred = [0u8; 256];
-    inter::mc_luma(rl, mx as i32 * 16, my as i32 * 16, smv, &mut pred);
+    inter::mc_luma(rl, bx, by, smv, &mut pred);
     // A residual averaging more than ~half a quantiser step per sample is never all-zero after
     // quantisation: don't bother testing for P_Skip then.
     if inter::sad16(&src.y, &pred) <= 384 * ctx.lambda
-        && code_inter(ctx, src, &pred, rc, rec, mx, my, smv, co, true).is_some()
+        && code_inter(ctx, src, &pred, rc, rec, mx, my, [smv; 4], co, true).is_some()
     {
-        return MbInfo {
-            mb_type: MbType::PSkip,
-            mv: smv,
-            ..MbInfo::default()
-        };
+        return skip;
     }
-    let extra = [
-        smv,
-        left.map(|m| m.mv).unwrap_or([0, 0]),
-        top.map(|m| m.mv).unwrap_or([0, 0]),
-    ];
-    let m = inter::search(
-        &src.y,
-        rl,
-        mx as i32 * 16,
-        my as i32 * 16,
-        mvp,
-        &extra,
-        ctx.lambda,
-        &mut pred,
+    let q_mv = |m: Option<&MbInfo>, q: usize| m.map(|m| m.mvs[q]).unwrap_or([0, 0]);
+    let extra = [smv, q_mv(n.left, 1), q_mv(n.top, 2)];
+    let m = inter::search::<16>(&src.y, rl, bx, by, mvp, &extra, ctx.lambda, &mut pred);
+    let mvbits = |mv: [i16; 2], p: [i16; 2]| {
+        inter::se_bits(mv[0] as i32 - p[0] as i32) + inter::se_bits(mv[1] as i32 - p[1] as i32)
+    };
+    let mut mvs = [m.mv; 4];
+    let mut mvps = [mvp; 4];
+    let mut is8 = false;
+    let mut bits = mvbits(m.mv, mvp) + 1;
+    // Four 8×8 partitions, only where one vector leaves a large residual concentrated in part
+    // of the macroblock (a sign of two motions), since the 8×8 searches are expensive.
+    let quad_sad = |q: usize| -> u32 {
+        let (x, y) = ((q & 1) * 8, (q >> 1) * 8);
+        let mut t = 0u32;
+        for j in 0..8 {
+            let o = (y + j) * 16 + x;
+            for i in 0..8 {
+                t += (src.y[o + i] as i32 - pred[o + i] as i32).unsigned_abs();
+            }
+        }
+        t
+    };
+    let qs = [quad_sad(0), quad_sad(1), quad_sad(2), quad_sad(3)];
+    let (qmin, qmax) = (
+        qs.iter().copied().min().unwrap_or(0),
+        qs.iter().copied().max().unwrap_or(0),
     );
-    let mvbits = inter::se_bits(m.mv[0] as i32 - mvp[0] as i32)
-        + inter::se_bits(m.mv[1] as i32 - mvp[1] as i32);
+    if m.cost > 768 + 16 * ctx.lambda && qmax > 2 * qmin + 128 + 4 * ctx.lambda {
+        let mut cur: [Option<[i16; 2]>; 4] = [None; 4];
+        let mut cost8 = 10 * ctx.lambda;
+        let mut bits8 = 10;
+        let mut pred8 = [0u8; 256];
+        let mut ps = [[0i16; 2]; 4];
+        for q in 0..4 {
+            let (x, y) = ((q & 1) * 2, (q >> 1) * 2);
+            let p = mvp_at(n, &cur, x as i32, y as i32, 2);
+            let mut s8 = [0u8; 256];
+            for j in 0..8 {
+                let o = (y * 4 + j) * 16 + x * 4;
+                s8[j * 16..j * 16 + 8].copy_from_slice(&src.y[o..o + 8]);
+            }
+            let mut p8 = [0u8; 256];
+            let mq = inter::search::<8>(
+                &s8,
+                rl,
+                bx + x as i32 * 4,
+                by + y as i32 * 4,
+                p,
+                &[m.mv],
+                ctx.lambda,
+                &mut p8,
+            );
+            for j in 0..8 {
+                let o = (y * 4 + j) * 16 + x * 4;
+                pred8[o..o + 8].copy_from_slice(&p8[j * 16..j * 16 + 8]);
+            }
+            cur[q] = Some(mq.mv);
+            ps[q] = p;
+            cost8 = cost8.saturating_add(mq.cost);
+            bits8 += mvbits(mq.mv, p);
+        }
+        if cost8 < m.cost.saturating_add(ctx.lambda) {
+            is8 = true;
+            pred = pred8;
+            mvps = ps;
+            bits = bits8;
+            for q in 0..4 {
+                mvs[q] = cur[q].unwrap_or(m.mv);
+            }
+        }
+    }
     // Intra only competes where prediction is poor (saves the intra search on most MBs).
     if m.cost > 256 * 2 + 24 * ctx.lambda {
-        let inter_cost = satd16(&src.y, &pred) + ctx.lambda * (mvbits + 1);
+        let inter_cost = satd16(&src.y, &pred) + ctx.lambda * bits;
         *co = Coeffs::ZERO;
-        if let Some(c) = code_intra(ctx, src, rec, mx, my, left, top, co, inter_cost) {
+        if let Some(c) = code_intra(ctx, src, rec, mx, my, n.left, n.top, co, inter_cost) {
             return c;
         }
         *co = Coeffs::ZERO;
     }
-    let mut cur = code_inter(ctx, src, &pred, rc, rec, mx, my, m.mv, co, false).unwrap_or_default();
-    if cur.cbp == 0 && m.mv == smv {
-        return MbInfo {
-            mb_type: MbType::PSkip,
-            mv: smv,
-            ..MbInfo::default()
-        };
+    let mut cur = code_inter(ctx, src, &pred, rc, rec, mx, my, mvs, co, false).unwrap_or_default();
+    if !is8 && cur.cbp == 0 && m.mv == smv {
+        return skip;
     }
-    cur.mvd = [m.mv[0] - mvp[0], m.mv[1] - mvp[1]];
+    if is8 {
+        cur.mb_type = MbType::P8x8;
+    }
+    for q in 0..4 {
+        cur.mvds[q] = [mvs[q][0] - mvps[q][0], mvs[q][1] - mvps[q][1]];
+    }
     cur
 }

@@ -1,13 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A software H.264 slice-data encoder: the "hardware" inside the encoder models.
 //!
-//! [`encode_slice`] codes one slice covering a whole 8-bit 4:2:0 frame (Main profile tools:
-//! I and P slices, CAVLC or CABAC, one reference, 16×16 inter partitions, Intra 4×4/16×16,
-//! constant QP) into a caller-provided [`BitSink`], after the slice header the caller wrote, and
-//! writes the decoder's (deblocked) reconstruction, so the model's reference frames are exactly
-//! what a decoder holds.
+//! [`encode_slice`] codes one slice covering a whole 8-bit 4:2:0 frame into a caller-provided
+//! [`BitSink`], after the slice header the caller wrote, and writes the decoder's (deblocked)
+//! reconstruction, so the model's reference frames are exactly what a decoder holds.
 //!
-//! No allocation: per-macroblock state lives in caller-provided [`MbInfo`] scratch.
+//! Coding tools (all within Main profile): I and P slices; CAVLC or CABAC (cabac_init_idc
+//! 0..=2); Intra 4×4 (9 modes) and Intra 16×16 (4 modes) with 4 chroma modes, in I and P
+//! slices; P_L0_16x16, P_8x8 (four P_L0_8x8) and P_Skip with one reference picture
+//! (num_ref_idx_l0_active = 1, so no ref_idx); quarter-sample motion; the in-loop deblocking
+//! filter with disable_deblocking_filter_idc 0/1/2 and its offsets; chroma_qp_index_offset.
+//! Assumed by the caller's headers: frame_mbs_only, no weighted prediction, no
+//! transform_8x8_mode, no scaling matrices, one slice per picture, mb_qp_delta always 0 (every
+//! macroblock uses SliceQPY).
+//!
+//! Module map: [`mb`] (mode decision, residual coding, reconstruction), [`intra`], [`inter`]
+//! (interpolation, MV prediction, motion search), [`transform`], [`quant`], [`cavlc`],
+//! [`cabac`] (engine, contexts, binarisations), [`deblock`], [`tables`].
+//!
+//! Encoder choices (not normative): mode decisions by SATD/SAD + λ·bits, dead-zone
+//! quantisation (f = 1/3 intra, 1/6 inter), coefficient decimation of inter blocks, diamond
+//! integer search (±64 samples) with half/quarter refinement, levels clamped to ±2047 (what
+//! CAVLC can code in Main profile), P_Skip when the skip vector quantises to nothing.
+//!
+//! Kernel constraints: no allocation (per-macroblock state lives in caller-provided [`MbInfo`]
+//! scratch), no floating point, no 64-bit division, no `unsafe`. Stack: the deepest call chain
+//! measured on armv7a (`-Z emit-stack-sizes`) is about 4.5 KiB below `encode_slice`'s own
+//! frame (≈ 2 KiB), so run it where ~7 KiB of stack are free.
+//!
+//! CABAC streams can, in principle, exceed the bin-count limit of 7.4.2.10; the caller appends
+//! [`cabac_zero_words_needed`] cabac_zero_words after the slice to stay conformant.
 
 // Index loops over blocks and samples mirror the standard's notation (blkIdx, x, y) and keep
 // the neighbour arithmetic readable; iterator rewrites would obscure it.
@@ -143,6 +165,8 @@ pub enum MbType {
     I16x16,
     /// P_L0_16x16.
     P16x16,
+    /// P_8x8 with four P_L0_8x8 sub-macroblocks.
+    P8x8,
     /// P_Skip.
     PSkip,
 }
@@ -173,10 +197,17 @@ pub struct MbInfo {
     pub nnz_c: [[u8; 4]; 2],
     /// coded_block_flag of the DC blocks: bit 0 luma (I16x16), bit 1 Cb, bit 2 Cr.
     pub cbf_dc: u8,
-    /// Motion vector (quarter samples), zero for intra.
-    pub mv: [i16; 2],
-    /// Coded motion vector difference (CABAC contexts), zero unless P16x16.
-    pub mvd: [i16; 2],
+    /// Motion vector (quarter samples) of each 8×8 quadrant in raster order (all equal unless
+    /// P8x8), zero for intra.
+    pub mvs: [[i16; 2]; 4],
+    /// Coded motion vector differences per 8×8 quadrant (CABAC contexts), zero unless
+    /// P16x16/P8x8.
+    pub mvds: [[i16; 2]; 4],
+}
+
+/// The 8×8 quadrant (raster order) holding luma 4×4 block (x, y) of a macroblock.
+pub fn quadrant(x: usize, y: usize) -> usize {
+    (y >> 1) * 2 + (x >> 1)
 }
 
 /// Number of [`MbInfo`] entries `encode_slice` needs as scratch.
@@ -195,8 +226,10 @@ pub struct SliceStats {
     pub i4x4_mbs: u32,
     /// P_Skip macroblocks.
     pub skip_mbs: u32,
-    /// P_L0_16x16 macroblocks.
+    /// P_L0_16x16 and P_8x8 macroblocks.
     pub inter_mbs: u32,
+    /// Of those, P_8x8.
+    pub p8x8_mbs: u32,
     /// CABAC bins coded in the slice data (0 for CAVLC), for the bin-count limit of 7.4.2.10:
     /// see [`cabac_zero_words_needed`].
     pub cabac_bins: u32,

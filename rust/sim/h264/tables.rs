@@ -60,7 +60,7 @@ pub const CBP_INTER_OF_CODE: [u8; 48] = [
 /// A variable-length code: (length in bits, value).
 pub type Vlc = (u8, u16);
 
-/// coeff_token (9.2.1, Table 9-5) for 0 ≤ nC < 2, indexed [TotalCoeff][TrailingOnes].
+/// coeff_token (9.2.1, Table 9-5) for 0 ≤ nC < 2, indexed `[TotalCoeff][TrailingOnes]`.
 /// Entries with TrailingOnes > TotalCoeff are unused (0, 0).
 #[rustfmt::skip]
 pub const COEFF_TOKEN_0: [[Vlc; 4]; 17] = [
@@ -137,7 +137,7 @@ pub const COEFF_TOKEN_CDC: [[Vlc; 4]; 5] = [
     [(6, 2), (8, 3), (8, 2), (7, 0)],
 ];
 
-/// total_zeros for 4×4 blocks (Tables 9-7, 9-8), indexed [TotalCoeff-1][total_zeros].
+/// total_zeros for 4×4 blocks (Tables 9-7, 9-8), indexed `[TotalCoeff-1][total_zeros]`.
 #[rustfmt::skip]
 pub const TOTAL_ZEROS: [[Vlc; 16]; 15] = [
     [
@@ -412,7 +412,7 @@ pub const TOTAL_ZEROS: [[Vlc; 16]; 15] = [
     ],
 ];
 
-/// total_zeros for chroma DC 2×2 (Table 9-9a), indexed [TotalCoeff-1][total_zeros].
+/// total_zeros for chroma DC 2×2 (Table 9-9a), indexed `[TotalCoeff-1][total_zeros]`.
 #[rustfmt::skip]
 pub const TOTAL_ZEROS_CDC: [[Vlc; 4]; 3] = [
     [(1, 1), (2, 1), (3, 1), (3, 0)],
@@ -420,7 +420,7 @@ pub const TOTAL_ZEROS_CDC: [[Vlc; 4]; 3] = [
     [(1, 1), (1, 0), (0, 0), (0, 0)],
 ];
 
-/// run_before (Table 9-10), indexed [min(zerosLeft,7)-1][run_before].
+/// run_before (Table 9-10), indexed `[min(zerosLeft,7)-1][run_before]`.
 #[rustfmt::skip]
 pub const RUN_BEFORE: [[Vlc; 15]; 7] = [
     [
@@ -557,7 +557,7 @@ pub const BETA: [u8; 52] = [
     9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16, 17, 17, 18, 18,
 ];
 
-/// tC0′ by indexA for bS = 1, 2, 3 (8.7.2.3, Table 8-17), indexed [bS-1][indexA].
+/// tC0′ by indexA for bS = 1, 2, 3 (8.7.2.3, Table 8-17), indexed `[bS-1][indexA]`.
 pub const TC0: [[u8; 52]; 3] = [
     [
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1,

@@ -207,6 +207,17 @@ const CBF_OFF: [usize; 5] = [0, 4, 8, 12, 16];
 const SIG_OFF: [usize; 5] = [0, 15, 29, 44, 47];
 const ABS_OFF: [usize; 5] = [0, 10, 20, 30, 39];
 
+/// |mvd| component of quadrant `q` of a neighbouring (or the current) macroblock; 0 when it
+/// is missing, skipped or intra.
+fn mvd_abs(m: Option<&MbInfo>, q: usize, comp: usize) -> u32 {
+    match m {
+        Some(m) if matches!(m.mb_type, MbType::P16x16 | MbType::P8x8) => {
+            m.mvds[q][comp].unsigned_abs() as u32
+        }
+        _ => 0,
+    }
+}
+
 /// CABAC macroblock writer.
 pub struct CabacWriter {
     e: Engine,
@@ -272,17 +283,31 @@ impl CabacWriter {
             }
             MbType::I16x16 => self.chroma_mode(out, cur, left, top)?,
             _ => {
-                for comp in 0..2 {
-                    let a = |n: Option<&MbInfo>| {
-                        n.map(|m| m.mvd[comp].unsigned_abs() as u32).unwrap_or(0)
-                    };
-                    let sum = a(left) + a(top);
-                    self.mvd(
-                        out,
-                        if comp == 0 { 40 } else { 47 },
-                        sum,
-                        cur.mvd[comp] as i32,
-                    )?;
+                let parts: &[usize] = if cur.mb_type == MbType::P8x8 {
+                    for _ in 0..4 {
+                        self.bin(out, 21, true)?; // sub_mb_type P_L0_8x8
+                    }
+                    &[0, 1, 2, 3]
+                } else {
+                    &[0]
+                };
+                for &q in parts {
+                    let (x, y) = ((q & 1) * 2, (q >> 1) * 2);
+                    for comp in 0..2 {
+                        // absMvdComp of the partitions left of and above this one (9.3.3.1.1.7).
+                        let a = if x > 0 {
+                            mvd_abs(Some(cur), q - 1, comp)
+                        } else {
+                            mvd_abs(left, q + 1, comp)
+                        };
+                        let b = if y > 0 {
+                            mvd_abs(Some(cur), q - 2, comp)
+                        } else {
+                            mvd_abs(top, q + 2, comp)
+                        };
+                        let base = if comp == 0 { 40 } else { 47 };
+                        self.mvd(out, base, a + b, cur.mvds[q][comp] as i32)?;
+                    }
                 }
             }
         }
@@ -309,10 +334,11 @@ impl CabacWriter {
         // (first bin ctx, then ctxIdx for luma, chroma, chroma==2, mode bits)
         let (c_l, c_c, c_c2, c_m1, c_m0);
         if self.p_slice {
-            if cur.mb_type == MbType::P16x16 {
+            if cur.mb_type == MbType::P16x16 || cur.mb_type == MbType::P8x8 {
+                // P_L0_16x16 "000", P_8x8 "001" (Table 9-37).
                 self.bin(out, 14, false)?;
                 self.bin(out, 15, false)?;
-                return self.bin(out, 16, false);
+                return self.bin(out, 16, cur.mb_type == MbType::P8x8);
             }
             self.bin(out, 14, true)?;
             self.bin(out, 17, i16)?;

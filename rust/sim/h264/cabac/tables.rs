@@ -3,7 +3,7 @@
 //! and the (m, n) context initialisation values (Tables 9-12 … 9-24) for ctxIdx 0..=275, for I
 //! slices and for P slices with cabac_init_idc 0, 1 and 2.
 
-/// rangeTabLPS[pStateIdx][qCodIRangeIdx].
+/// `rangeTabLPS[pStateIdx][qCodIRangeIdx]`.
 #[rustfmt::skip]
 pub const RANGE_LPS: [[u8; 4]; 64] = [
     [128, 176, 208, 240],
