@@ -639,7 +639,7 @@ fn cbr_300_frames_within_5_percent() {
             frame_rc_enable: true,
             bitrate_mode: BitrateMode::Cbr as u32,
             bitrate,
-            cpb_size_kb: 25, // 200 kbit: half a second at 400 kbit/s
+            cpb_size_kb: 0, // one second of bitrate (the RC default)
             ..RcControls::default()
         },
     );
