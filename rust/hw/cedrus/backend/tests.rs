@@ -331,6 +331,15 @@ fn stateful_cabac_ippp_deblock_offsets_aud_640x480() {
     input.opts.aud = true;
     let (stream, plans) = run_stateful("cabac-ippp", 640, 480, 6, &input);
     assert_eq!(&stream[..6], &[0, 0, 0, 1, 0x09, 0x10], "AUD first (I)");
+    // The SPS's VUI timing (num_units_in_tick = 1 → 00 00 00 01) needs emulation prevention:
+    // EPTB stays on for header RBSPs (cedrus.md §6 item 2), so the VE inserted a 0x03.
+    let sps_end = stream[11..]
+        .windows(4)
+        .position(|w| w == [0, 0, 0, 1])
+        .unwrap()
+        + 11;
+    assert_eq!(stream[10] & 0x1F, 7, "SPS after the AUD");
+    assert!(stream[11..sps_end].windows(3).any(|w| w == [0, 0, 3]));
     let p = &plans[3];
     assert!(p.cabac && p.slice == SliceKind::P && p.cabac_init_idc == 1);
     assert_eq!(p.chroma_qp_index_offset, 3);
