@@ -1058,3 +1058,44 @@ fn stateful_non_idr_i_frames_and_vbr() {
     );
     assert_eq!(plans[4].ref_slot, Some(plans[3].rec_slot));
 }
+
+#[test]
+fn stateless_non_reference_frames_keep_the_right_reference() {
+    // Every other P frame has nal_ref_idc 0: it is written to the free slot and never
+    // referenced; the next P frame still predicts from the last reference (DPB → slot → REF0).
+    let (vw, vh) = (192, 144);
+    let mut rig = Rig::new(vw, vh, 1 << 20);
+    let mut s = H264Session::with_limits(&CAPS, &LIMITS, &rig.source(30));
+    let c = Client::new(vw, vh);
+    let (mut stream, mut recons) = (Vec::new(), Vec::new());
+    let (mut frame_num, mut last_ref_slot) = (0u16, None);
+    for k in 0..10u32 {
+        let idr = k == 0;
+        let is_ref = idr || k % 2 == 1;
+        let p = H264EncodeParams {
+            nal_ref_idc: if is_ref { 2 } else { 0 },
+            slice_type: if idr { SLICE_TYPE_I } else { SLICE_TYPE_P },
+            frame_num: frame_num & 15,
+            pic_order_cnt_lsb: ((2 * k) & 15) as u16,
+            flags: if idr { ENCODE_FLAG_IDR_PIC } else { 0 },
+            ..H264EncodeParams::default()
+        };
+        // frame_num counts reference frames (7.4.3).
+        if is_ref {
+            frame_num += 1;
+        }
+        let input = stateless_input(&c, &p);
+        let (plan, au, rec) = rig.frame(&mut s, &input, k).unwrap();
+        if !idr {
+            assert_eq!(plan.ref_slot, last_ref_slot, "frame {k}");
+        }
+        if is_ref {
+            last_ref_slot = Some(plan.rec_slot);
+        } else {
+            assert_ne!(Some(plan.rec_slot), last_ref_slot);
+        }
+        stream.extend_from_slice(&au);
+        recons.push(rec);
+    }
+    check_decoded("non-ref", vw, vh, &stream, &recons);
+}
