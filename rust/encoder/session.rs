@@ -9,14 +9,17 @@
 //!    ENCODE_PARAMS on the stateless node, [`Gop`] on the stateful node and in the stateless
 //!    node's auto mode, uapi.md §8.6), references ([`Dpb::plan`], step 3), the POC, and the QP
 //!    ([`RateControl`], step 4). Nothing the decoder would see is committed yet.
-//! 2. [`H264Session::write_headers`]: AUD/SPS/PPS/slice header into any [`NalSink`] (the
-//!    backend's put-bits block or a CPU buffer), step 5.
+//! 2. [`H264Session::write_headers`]: AUD/SPS/PPS/HRD SEI/slice header into any [`NalSink`]
+//!    (the backend's put-bits block or a CPU buffer), step 5.
 //! 3. [`H264Session::complete`] with the coded size (step 6: DPB marking, POC, GOP counters,
 //!    RC statistics), or [`H264Session::fail`].
 //!
 //! Why "prepare, then commit": a frame that fails in the hardware must leave the reference
 //! state as it was, otherwise the encoder and a decoder of the delivered stream disagree on
 //! what the next P frame references (dpb.rs module docs).
+//!
+//! After a failed frame the next one is an IDR ([`H264Session::fail`]); on the stateless node
+//! the client's later frame_num/POC are re-based onto that IDR so the stream has no gap.
 //!
 //! Everything is `no_std`, allocation-free and panic-free (ARCHITECTURE.md §3).
 
@@ -304,6 +307,7 @@ pub struct FramePlan {
     poc_after: PocState,
     gop_after: Option<Gop>,
     auto: bool,
+    user_fn_shift: (u16, u16),
 }
 
 impl FramePlan {
@@ -350,6 +354,9 @@ pub struct H264Session {
     /// IDRs need different ids, 7.4.3).
     last_idr_pic_id: u16,
     last_was_idr: bool,
+    /// Stateless node after a forced IDR: the request's frame_num and pic_order_cnt_lsb that
+    /// became our frame 0 / POC 0 (subtracted from later requests' until userspace's own IDR).
+    user_fn_shift: (u16, u16),
     /// Scratch for the SPS the stateful node builds (kept here: 1 KiB off the stack).
     built_sps: H264Sps,
     frames: u32,
@@ -377,6 +384,7 @@ impl H264Session {
             last_auto: None,
             last_idr_pic_id: 0,
             last_was_idr: false,
+            user_fn_shift: (0, 0),
             built_sps: H264Sps::default(),
             frames: 0,
         }
@@ -393,6 +401,7 @@ impl H264Session {
         self.need_idr = false;
         self.last_auto = None;
         self.last_was_idr = false;
+        self.user_fn_shift = (0, 0);
     }
 
     /// A new OUTPUT format (S_FMT/S_SELECTION/S_PARM between streams). Takes effect from the
@@ -532,6 +541,11 @@ impl H264Session {
         let params = match input.params {
             Some(p) => {
                 let mut p = *p;
+                let user_fn_mask = (1u32 << (user_sps.log2_max_frame_num_minus4.min(12) + 4)) - 1;
+                let user_lsb_mask =
+                    (1u32 << (user_sps.log2_max_pic_order_cnt_lsb_minus4.min(12) + 4)) - 1;
+                let user_fn = p.frame_num;
+                let user_lsb = p.pic_order_cnt_lsb;
                 if force {
                     // After a failed frame (or a mode switch) the references the request
                     // assumes may not exist for the decoder: code this frame as an IDR. The
@@ -546,6 +560,19 @@ impl H264Session {
                     if self.last_was_idr {
                         p.idr_pic_id = self.last_idr_pic_id.wrapping_add(1);
                     }
+                    // Userspace keeps counting from its frame_num here, while the stream
+                    // restarts at 0: shift its later frame_nums by this much, or the state
+                    // layer sees a frame_num gap (7.4.3) after our IDR.
+                    // Same for the POC lsb, or a later frame could get a POC below the IDR's.
+                    out.user_fn_shift = (user_fn, user_lsb);
+                } else if p.is_idr() {
+                    out.user_fn_shift = (0, 0);
+                } else {
+                    let (fs, ls) = self.user_fn_shift;
+                    out.user_fn_shift = (fs, ls);
+                    p.frame_num = (p.frame_num.wrapping_sub(fs) as u32 & user_fn_mask) as u16;
+                    p.pic_order_cnt_lsb =
+                        (p.pic_order_cnt_lsb.wrapping_sub(ls) as u32 & user_lsb_mask) as u16;
                 }
                 p
             }
@@ -758,7 +785,8 @@ impl H264Session {
     /// slice data). Commits the stream history, the DPB marking (IDR flush, sliding window),
     /// the POC state, the GOP counters and feeds rate control (uapi.md §8.4 step 6).
     ///
-    /// `plan` must be the one last returned by [`H264Session::prepare`] (one job in flight).
+    /// `plan` must be the one last returned by [`H264Session::prepare`] (one job in flight);
+    /// a plan that was never prepared (`FramePlan::default()`) is ignored.
     pub fn complete(&mut self, plan: &FramePlan, coded_bytes: u32) {
         let Some(dp) = plan.dpb.as_ref() else {
             return; // not a prepared plan
@@ -785,6 +813,9 @@ impl H264Session {
             rc.update(plan.is_intra(), plan.qp, coded_bytes);
         }
         self.last_auto = Some(plan.auto);
+        if !plan.auto {
+            self.user_fn_shift = plan.user_fn_shift;
+        }
         self.last_was_idr = plan.idr;
         if plan.idr {
             self.last_idr_pic_id = plan.state.params.idr_pic_id;

@@ -231,6 +231,9 @@ fn sps_change_forces_idr_pps_change_does_not() {
     let p = step(&mut s, &input);
     assert!(p.idr && p.emit.sps_pps && p.cabac);
     assert_eq!(p.state.sps.profile_idc, 77);
+    // The GOP restarted there: the next frame continues from frame_num 0.
+    let p = step(&mut s, &input);
+    assert!(!p.idr && p.frame_num == 1 && p.poc == 2);
     // Main + CABAC → main + CAVLC: only the PPS changes: no IDR, SPS+PPS re-sent.
     input.coding.profile_idc = 77;
     step(&mut s, &input);
@@ -544,6 +547,37 @@ fn fuzzed_inputs_never_panic() {
         }
         if rnd() % 200 == 0 {
             s.reset();
+        }
+    }
+}
+
+#[test]
+fn write_headers_matches_the_core_au_writer() {
+    // write_headers re-implements au::write_au_headers only to support HEADER_MODE_SEPARATE;
+    // in the joined mode both must produce the same bytes.
+    use crate::h264::au::write_au_headers;
+    for (aud, hrd, rc) in [
+        (false, false, false),
+        (true, false, true),
+        (true, true, true),
+    ] {
+        let mut s = session();
+        let mut input = stateful(3);
+        input.opts.aud = aud;
+        input.hrd = hrd;
+        input.rc.frame_rc_enable = rc;
+        for _ in 0..5 {
+            let p = s.prepare(&input).unwrap();
+            let ours = headers(&s, &p);
+            let mut buf = [0u8; 4096];
+            let mut w = BitWriter::new(&mut buf);
+            assert_eq!(
+                write_au_headers(&mut w, &p.state, &caps()).unwrap(),
+                AuTail::SliceOpen
+            );
+            w.align_zero().unwrap();
+            assert_eq!(ours, w.written(), "aud {aud} hrd {hrd}");
+            s.complete(&p, 3000);
         }
     }
 }

@@ -15,6 +15,19 @@
 //!   slice header carries (item 3);
 //! - REC/REF and SUBPIX buffers are one ping-pong pair per context, chosen by the DPB's slots,
 //!   never tied to OUTPUT buffers (item 4).
+//!
+//! Kernel glue, per context (the model's tests in `backend/tests.rs` do exactly this):
+//! 1. STREAMON: allocate [`private_sizes`] (2 × REC, 2 × SUBPIX, MB-info; CMA, no kernel
+//!    mapping), `session.set_source(..)`, `session.reset()`.
+//! 2. `device_run`: read the controls into a `FrameInput`, `session.prepare_into(&input, &mut
+//!    ctx.plan)` (error: fail the job, -EINVAL); write `plan.state` SPS/PPS/params back into the
+//!    controls; fill [`FrameBuffers`]; arm the watchdog; [`start_frame`] (error: fail the job,
+//!    `session.fail(&plan)`; [`CedrusError::OutputFull`] = "CAPTURE buffer too small").
+//! 3. IRQ: [`finish_frame`]; [`CedrusError::NotDone`] = IRQ_NONE. `Ok(n)`: `bytesused = n`,
+//!    KEYFRAME if `plan.is_intra()` else PFRAME, `session.complete(&plan, n)`. `Err`:
+//!    buffers in ERROR state, `session.fail(&plan)`. Complete the request either way.
+//! 4. Watchdog: [`reset`] (plus the block reset line), `session.fail(&plan)`, buffers ERROR.
+//! 5. STREAMOFF: free the private buffers; the next STREAMON resets the session.
 
 use super::regs::*;
 use crate::encoder::session::{FramePlan, H264Session, SessionLimits, SliceKind};
@@ -346,6 +359,19 @@ pub fn start_frame<R: Regs>(
     let dst_end = dst
         .checked_add(b.dst_size - 1)
         .ok_or(CedrusError::Buffers("CAPTURE buffer wraps"))?;
+    // Both pairs, used or not this frame: a missing or shared buffer is a glue bug that would
+    // otherwise only show on the next P frame.
+    for (a, what) in [
+        (b.rec[0], "REC buffer"),
+        (b.rec[1], "REC buffer"),
+        (b.subpix[0], "subpix buffer"),
+        (b.subpix[1], "subpix buffer"),
+    ] {
+        nonzero_aligned(a, what)?;
+    }
+    if b.rec[0] == b.rec[1] || b.subpix[0] == b.subpix[1] {
+        return Err(CedrusError::Buffers("ping-pong buffers must differ"));
+    }
     let slot = |s: u8, arr: &[u32; 2], what| -> Result<u32, CedrusError> {
         nonzero_aligned(
             arr.get(s as usize)

@@ -331,6 +331,15 @@ fn stateful_cabac_ippp_deblock_offsets_aud_640x480() {
     input.opts.aud = true;
     let (stream, plans) = run_stateful("cabac-ippp", 640, 480, 6, &input);
     assert_eq!(&stream[..6], &[0, 0, 0, 1, 0x09, 0x10], "AUD first (I)");
+    // The SPS's VUI timing (num_units_in_tick = 1 → 00 00 00 01) needs emulation prevention:
+    // EPTB stays on for header RBSPs (cedrus.md §6 item 2), so the VE inserted a 0x03.
+    let sps_end = stream[11..]
+        .windows(4)
+        .position(|w| w == [0, 0, 0, 1])
+        .unwrap()
+        + 11;
+    assert_eq!(stream[10] & 0x1F, 7, "SPS after the AUD");
+    assert!(stream[11..sps_end].windows(3).any(|w| w == [0, 0, 3]));
     let p = &plans[3];
     assert!(p.cabac && p.slice == SliceKind::P && p.cabac_init_idc == 1);
     assert_eq!(p.chroma_qp_index_offset, 3);
@@ -639,7 +648,7 @@ fn cbr_300_frames_within_5_percent() {
             frame_rc_enable: true,
             bitrate_mode: BitrateMode::Cbr as u32,
             bitrate,
-            cpb_size_kb: 25, // 200 kbit: half a second at 400 kbit/s
+            cpb_size_kb: 0, // one second of bitrate (the RC default)
             ..RcControls::default()
         },
     );
@@ -834,4 +843,259 @@ fn full_hd_1920x1080_through_the_backend() {
     let (_, plans) = run_stateful("1080p", 1920, 1080, 2, &input);
     assert_eq!((plans[0].width_mbs, plans[0].height_mbs), (120, 68));
     assert_eq!(plans[0].state.sps.level_idc, 40);
+}
+
+#[test]
+fn stateless_too_small_capture_then_idr_and_counters_continue() {
+    // The client keeps counting through a failed frame; the session codes the next request as
+    // an IDR and re-bases the client's later frame_num/POC so the stream has no gap.
+    let (vw, vh) = (320, 240);
+    let mut rig = Rig::new(vw, vh, 1 << 20);
+    let mut s = H264Session::with_limits(&CAPS, &LIMITS, &rig.source(25));
+    let mut c = Client::new(vw, vh);
+    c.gop = 100;
+    let (mut stream, mut recons, mut kinds) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..14u32 {
+        let p = c.next();
+        let input = stateless_input(&c, &p);
+        rig.bufs.dst_size = if i == 5 { 24 } else { 1 << 20 };
+        match rig.frame(&mut s, &input, i) {
+            Ok((plan, au, rec)) => {
+                assert_ne!(i, 5, "{} bytes fit", au.len());
+                kinds.push((plan.idr, plan.frame_num));
+                stream.extend_from_slice(&au);
+                recons.push(rec);
+            }
+            Err(e) => {
+                assert_eq!((i, e), (5, CedrusError::OutputFull));
+                kinds.push((false, u16::MAX));
+            }
+        }
+    }
+    assert_eq!(kinds[6], (true, 0), "the frame after the failure is an IDR");
+    assert_eq!(kinds[7], (false, 1));
+    assert_eq!(kinds[13], (false, 7));
+    check_decoded("stateless-overflow", vw, vh, &stream, &recons);
+}
+
+/// A register file with no side effects: reads return what was last written (or `fixed`).
+struct Plain {
+    regs: std::collections::BTreeMap<u32, u32>,
+    fixed: std::collections::BTreeMap<u32, u32>,
+    writes: Vec<(u32, u32)>,
+}
+
+impl Plain {
+    fn new(fixed: &[(u32, u32)]) -> Self {
+        Plain {
+            regs: Default::default(),
+            fixed: fixed.iter().copied().collect(),
+            writes: Vec::new(),
+        }
+    }
+}
+
+impl Regs for Plain {
+    fn read32(&mut self, off: u32) -> u32 {
+        self.fixed
+            .get(&off)
+            .or(self.regs.get(&off))
+            .copied()
+            .unwrap_or(0)
+    }
+    fn write32(&mut self, off: u32, val: u32) {
+        self.regs.insert(off, val);
+        self.writes.push((off, val));
+    }
+}
+
+#[test]
+fn finish_frame_status_mapping() {
+    let st = AvcStatus::OFFSET;
+    let len = AvcStmBitLen::OFFSET;
+    let max = AvcStmBitMax::OFFSET;
+    let case = |status: u32, bits: u32| {
+        let mut r = Plain::new(&[(st, status), (len, bits), (max, 8000)]);
+        let res = finish_frame(&mut r);
+        (res, r.writes)
+    };
+    let (res, w) = case(0x200, 800); // only PUT_BITS_READY: not ours
+    assert_eq!(res, Err(CedrusError::NotDone));
+    assert!(w.is_empty(), "nothing cleared");
+    let (res, w) = case(1, 800);
+    assert_eq!(res, Ok(100));
+    assert_eq!(w, [(AvcIntEn::OFFSET, 0), (st, 0xF)], "disable, then W1C");
+    assert_eq!(case(1, 803).0, Err(CedrusError::BadLength { bits: 803 }));
+    assert_eq!(case(1, 8008).0, Err(CedrusError::BadLength { bits: 8008 }));
+    assert_eq!(case(2, 8000).0, Err(CedrusError::OutputFull));
+    assert_eq!(case(2, 7990).0, Err(CedrusError::OutputFull));
+    assert_eq!(case(2, 400).0, Err(CedrusError::Stalled { status: 2 }));
+    assert_eq!(case(8 | 1, 400).0, Err(CedrusError::Overtime { status: 9 }));
+    assert_eq!(case(4, 400).0, Err(CedrusError::Overtime { status: 4 }));
+}
+
+#[test]
+fn start_frame_timeouts_and_bad_buffers() {
+    let rig = Rig::new(320, 240, 1 << 16);
+    let mut s = H264Session::with_limits(&CAPS, &LIMITS, &rig.source(30));
+    let input = stateful_input(
+        CodingSettings::default(),
+        GopSettings::default(),
+        RcControls::default(),
+    );
+    let plan = s.prepare(&input).unwrap();
+    // PUT_BITS_READY never comes up.
+    let mut r = Plain::new(&[(AvcStatus::OFFSET, 0)]);
+    assert_eq!(
+        start_frame(&mut r, &s, &plan, &rig.bufs),
+        Err(CedrusError::PutBitsTimeout)
+    );
+    assert!(!r
+        .writes
+        .iter()
+        .any(|w| w.0 == AvcStartTrig::OFFSET && w.1 == 8));
+    // Ready, but the VE never reports sync idle.
+    let mut r = Plain::new(&[(AvcStatus::OFFSET, 0x200), (VeReset::OFFSET, 0)]);
+    assert_eq!(
+        start_frame(&mut r, &s, &plan, &rig.bufs),
+        Err(CedrusError::SyncTimeout)
+    );
+    // Buffers the VE cannot take: refused before any register is written.
+    let bad = [
+        FrameBuffers {
+            src_stride: 328,
+            ..rig.bufs
+        },
+        FrameBuffers {
+            src_luma: 0,
+            ..rig.bufs
+        },
+        FrameBuffers {
+            dst: DST + 4,
+            ..rig.bufs
+        },
+        FrameBuffers {
+            dst_size: 0,
+            ..rig.bufs
+        },
+        FrameBuffers {
+            dst_size: u32::MAX,
+            ..rig.bufs
+        },
+        FrameBuffers {
+            rec: [REC[0], 0],
+            ..rig.bufs
+        },
+        FrameBuffers {
+            subpix: [SUB[0], SUB[0]],
+            ..rig.bufs
+        },
+        FrameBuffers {
+            sizes: private_sizes(10, 10).unwrap(),
+            ..rig.bufs
+        },
+        FrameBuffers {
+            dst: !15,
+            dst_size: 1 << 20,
+            ..rig.bufs
+        },
+    ];
+    for (i, b) in bad.iter().enumerate() {
+        let mut r = Plain::new(&[(AvcStatus::OFFSET, 0x200), (VeReset::OFFSET, 0x300)]);
+        let res = start_frame(&mut r, &s, &plan, b);
+        assert!(
+            matches!(res, Err(CedrusError::Buffers(_))),
+            "case {i}: {res:?}"
+        );
+        assert!(r.writes.is_empty(), "case {i}");
+    }
+    // A plan the registers cannot express (chroma offset outside 0..7).
+    let mut p2 = plan.clone();
+    p2.chroma_qp_index_offset = -1;
+    let mut r = Plain::new(&[(AvcStatus::OFFSET, 0x200), (VeReset::OFFSET, 0x300)]);
+    assert!(matches!(
+        start_frame(&mut r, &s, &p2, &rig.bufs),
+        Err(CedrusError::Plan(_))
+    ));
+}
+
+#[test]
+fn stateful_non_idr_i_frames_and_vbr() {
+    // I_PERIOD: non-IDR I frames inside an open GOP, rate-controlled (VBR with a peak).
+    let input = stateful_input(
+        CodingSettings {
+            cabac: true,
+            ..CodingSettings::default()
+        },
+        GopSettings {
+            gop_size: 0,
+            i_period: 3,
+            force_key_frame: false,
+        },
+        RcControls {
+            frame_rc_enable: true,
+            bitrate_mode: BitrateMode::Vbr as u32,
+            bitrate: 200_000,
+            bitrate_peak: 400_000,
+            ..RcControls::default()
+        },
+    );
+    let (_, plans) = run_stateful("iperiod-vbr", 160, 128, 8, &input);
+    let kinds: Vec<(bool, SliceKind)> = plans.iter().map(|p| (p.idr, p.slice)).collect();
+    use SliceKind::*;
+    assert_eq!(
+        kinds,
+        [
+            (true, I),
+            (false, P),
+            (false, P),
+            (false, I),
+            (false, P),
+            (false, P),
+            (false, I),
+            (false, P)
+        ]
+    );
+    assert_eq!(plans[4].ref_slot, Some(plans[3].rec_slot));
+}
+
+#[test]
+fn stateless_non_reference_frames_keep_the_right_reference() {
+    // Every other P frame has nal_ref_idc 0: it is written to the free slot and never
+    // referenced; the next P frame still predicts from the last reference (DPB → slot → REF0).
+    let (vw, vh) = (192, 144);
+    let mut rig = Rig::new(vw, vh, 1 << 20);
+    let mut s = H264Session::with_limits(&CAPS, &LIMITS, &rig.source(30));
+    let c = Client::new(vw, vh);
+    let (mut stream, mut recons) = (Vec::new(), Vec::new());
+    let (mut frame_num, mut last_ref_slot) = (0u16, None);
+    for k in 0..10u32 {
+        let idr = k == 0;
+        let is_ref = idr || k % 2 == 1;
+        let p = H264EncodeParams {
+            nal_ref_idc: if is_ref { 2 } else { 0 },
+            slice_type: if idr { SLICE_TYPE_I } else { SLICE_TYPE_P },
+            frame_num: frame_num & 15,
+            pic_order_cnt_lsb: ((2 * k) & 15) as u16,
+            flags: if idr { ENCODE_FLAG_IDR_PIC } else { 0 },
+            ..H264EncodeParams::default()
+        };
+        // frame_num counts reference frames (7.4.3).
+        if is_ref {
+            frame_num += 1;
+        }
+        let input = stateless_input(&c, &p);
+        let (plan, au, rec) = rig.frame(&mut s, &input, k).unwrap();
+        if !idr {
+            assert_eq!(plan.ref_slot, last_ref_slot, "frame {k}");
+        }
+        if is_ref {
+            last_ref_slot = Some(plan.rec_slot);
+        } else {
+            assert_ne!(Some(plan.rec_slot), last_ref_slot);
+        }
+        stream.extend_from_slice(&au);
+        recons.push(rec);
+    }
+    check_decoded("non-ref", vw, vh, &stream, &recons);
 }
