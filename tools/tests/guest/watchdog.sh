@@ -9,9 +9,10 @@ ffmpeg -v error -f lavfi -i "testsrc2=size=320x240:rate=30" -frames:v $n -pix_fm
 start=$(date +%s)
 v4l2-ctl -d /dev/video1 \
     --set-fmt-video-out=width=320,height=240,pixelformat=NV12 --set-fmt-video=pixelformat=H264 \
-    --stream-out-mmap --stream-mmap --stream-from=/tmp/in.nv12 --stream-to=out/watchdog.h264 \
+    --stream-out-mmap --stream-mmap --stream-from=/tmp/in.nv12 --stream-to=/tmp/watchdog.h264 \
     --stream-count=$n --verbose >/tmp/v4l2ctl.log 2>&1 || true
 end=$(date +%s)
+cp /tmp/watchdog.h264 out/watchdog.h264
 grep -c "ERROR" /tmp/v4l2ctl.log || true
 dmesg | grep "timed out"
 test $((end - start)) -lt 30
