@@ -246,51 +246,35 @@ pub fn i4_available(mode: u8, e: &Edge4) -> bool {
 
 /// Predicts a 4×4 block (raster) with Intra4x4PredMode `mode` (8.3.1.2).
 pub fn pred4(mode: u8, e: &Edge4, out: &mut [u8; 16]) {
-    // Neighbour samples as i32: t(−1) and l(−1) are the corner.
-    let mut tt = [0i32; 9];
-    tt[0] = e.tl as i32;
-    for k in 0..8 {
-        tt[k + 1] = e.top[k] as i32;
-    }
-    let mut ll = [0i32; 5];
-    ll[0] = e.tl as i32;
-    for k in 0..4 {
-        ll[k + 1] = e.left[k] as i32;
-    }
-    let t = |k: i32| tt[(k + 1) as usize];
-    let l = |k: i32| ll[(k + 1) as usize];
-    // Modes whose value does not depend on the position are handled without the per-sample
-    // formula.
-    match mode {
-        0 => {
-            for y in 0..4 {
-                out[y * 4..y * 4 + 4].copy_from_slice(&e.top[..4]);
-            }
-            return;
+    let t = |k: i32| -> i32 {
+        if k < 0 {
+            e.tl as i32
+        } else {
+            e.top[k as usize] as i32
         }
-        1 => {
-            for y in 0..4 {
-                out[y * 4..y * 4 + 4].fill(e.left[y]);
-            }
-            return;
+    };
+    let l = |k: i32| -> i32 {
+        if k < 0 {
+            e.tl as i32
+        } else {
+            e.left[k as usize] as i32
         }
-        2 => {
-            let st: i32 = (0..4).map(t).sum();
-            let sl: i32 = (0..4).map(l).sum();
-            let dc = match (e.has_top, e.has_left) {
-                (true, true) => (st + sl + 4) >> 3,
-                (true, false) => (st + 2) >> 2,
-                (false, true) => (sl + 2) >> 2,
-                _ => 128,
-            };
-            out.fill(dc as u8);
-            return;
-        }
-        _ => {}
-    }
+    };
     for y in 0..4i32 {
         for x in 0..4i32 {
             let v = match mode {
+                0 => t(x),
+                1 => l(y),
+                2 => {
+                    let st: i32 = (0..4).map(t).sum();
+                    let sl: i32 = (0..4).map(l).sum();
+                    match (e.has_top, e.has_left) {
+                        (true, true) => (st + sl + 4) >> 3,
+                        (true, false) => (st + 2) >> 2,
+                        (false, true) => (sl + 2) >> 2,
+                        _ => 128,
+                    }
+                }
                 3 => {
                     if x == 3 && y == 3 {
                         (t(6) + 3 * t(7) + 2) >> 2

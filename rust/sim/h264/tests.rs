@@ -144,6 +144,16 @@ fn quality_and_rate() {
     for w in sizes.windows(2) {
         assert!(w[1] < w[0], "size must fall as QP rises: {sizes:?}");
     }
+    // A camera pan over the same kind of picture (every P macroblock moves by sub-samples).
+    let pf = pan("mandelbrot=size=1600x1100:start_scale=1.5", 640, 480, 4);
+    for e in [CAVLC, CABAC0] {
+        let enc = check_bitexact(&pf, &Cfg::new(e, 26), "pan640_qp26");
+        for (src, rec) in pf.iter().zip(enc.recon.iter()) {
+            let p = psnr(src, rec);
+            std::println!("pan qp 26 psnr {p:.2} dB");
+            assert!(p >= 36.0, "pan PSNR {p:.2} dB at QP 26");
+        }
+    }
 }
 
 /// CPU time of the calling thread in seconds (utime + stime from /proc, 10 ms ticks), so the
