@@ -121,19 +121,26 @@ fn main() {
         return;
     }
     println!("== frame_core: prepare + write_headers + complete at 1920x1088 (no slice encode)");
+    println!("   ({})", load());
     for (full, name) in [(false, "base"), (true, "full")] {
-        let n = 200_000;
+        let n = 50_000;
         run(2_000, full); // warm-up
-        let t = Instant::now();
-        let b = run(n, full);
-        let ns = t.elapsed().as_nanos() as f64 / n as f64;
+                          // Five timed runs; the machine is shared, so the best one is the least disturbed.
+        let mut best = f64::MAX;
+        let mut b = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            b = run(n, full);
+            best = best.min(t.elapsed().as_nanos() as f64 / n as f64);
+        }
+        let ns = best;
         println!(
-            "   {name}: {n} frames, {ns:.0} ns/frame wall clock, {:.1} header bytes/frame",
+            "   {name}: best of 5 x {n} frames {ns:.0} ns/frame wall clock, {:.1} header bytes/frame",
             b as f64 / n as f64
         );
         summary(
             "frame_core",
-            &format!("one frame's core work, {name} (wall clock)"),
+            &format!("one frame's core work, {name} (wall clock, best of 5)"),
             &format!("{ns:.0} ns"),
             "-",
             None,

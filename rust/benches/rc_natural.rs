@@ -102,6 +102,9 @@ struct Run {
     hrd: Option<(u32, u32, u32)>,
     rc_overflows: u32,
     secs: f64,
+    cpu_secs: f64,
+    /// Frames the rate controller took for a scene change (size far off its model).
+    rc_cuts: Vec<usize>,
 }
 
 fn encode(mode: Mode, clip: &[u8]) -> Run {
@@ -149,8 +152,11 @@ fn encode(mode: Mode, clip: &[u8]) -> Run {
         hrd: None,
         rc_overflows: 0,
         secs: 0.0,
+        cpu_secs: 0.0,
+        rc_cuts: vec![],
     };
     let t = Instant::now();
+    let cpu = cpu_ns();
     for i in 0..FRAMES as usize {
         rig.load(&clip[i * fsize..(i + 1) * fsize]);
         let c = rig
@@ -160,6 +166,9 @@ fn encode(mode: Mode, clip: &[u8]) -> Run {
             let (rate, cpb) = s.rate_control().unwrap().hrd_rate_and_size();
             r.hrd = Some((rate, cpb, c.plan.state.initial_cpb_removal_delay_90k));
         }
+        if s.rate_control().is_some_and(|rc| rc.scene_cut_detected()) {
+            r.rc_cuts.push(i);
+        }
         r.bytes.push(c.au.len() as u32);
         r.qp.push(c.plan.qp);
         r.intra.push(c.plan.is_intra());
@@ -168,6 +177,7 @@ fn encode(mode: Mode, clip: &[u8]) -> Run {
         r.recon.push(c.recon_hash);
     }
     r.secs = t.elapsed().as_secs_f64();
+    r.cpu_secs = (cpu_ns() - cpu) as f64 / 1e9;
     r.rc_overflows = s.rate_control().map_or(0, |rc| rc.overflows());
     r
 }
@@ -225,6 +235,10 @@ fn windows(bytes: &[u32]) -> Vec<u64> {
         .collect()
 }
 
+fn rate_driven(m: Mode) -> bool {
+    matches!(m, Mode::Cbr | Mode::Vbr)
+}
+
 fn pct(v: f64) -> String {
     format!("{:+.2} %", v * 100.0)
 }
@@ -234,6 +248,7 @@ fn main() {
     let only = args.value("mode").map(str::to_ascii_uppercase);
     println!("== rc_natural: rate control on natural content, {W}x{H}@{FPS}, {FRAMES} frames, scene cut at {CUT}");
     let clip = clip();
+    println!("   ({})", load());
     let secs = FRAMES as f64 / FPS as f64;
     let mut all_ok = true;
     for mode in [Mode::Cbr, Mode::Vbr, Mode::Cq, Mode::Direct] {
@@ -259,11 +274,13 @@ fn main() {
                 .map(|(q, _)| *q)
                 .max();
         println!(
-            "\n-- {name}: {} frames ({} IDR) in {:.1} s = {:.1} fps through session+backend+VE model",
+            "\n-- {name}: {} frames ({} IDR) in {:.1} s = {:.1} fps ({:.1} fps on-CPU time) \
+             through session+backend+VE model",
             FRAMES,
             r.idr.iter().filter(|&&b| b).count(),
             r.secs,
-            FRAMES as f64 / r.secs
+            FRAMES as f64 / r.secs,
+            FRAMES as f64 / r.cpu_secs
         );
         println!(
             "   average bitrate {:.1} kbit/s, QP {qmin}..{qmax} (P frames {}..{})",
@@ -282,6 +299,22 @@ fn main() {
             })
             .collect();
         println!("   kbit per second: {}", per_sec.join(" "));
+        if rate_driven(mode) {
+            let swing: f64 =
+                r.qp.windows(2)
+                    .zip(r.intra.windows(2))
+                    .filter(|(_, i)| !i[0] && !i[1])
+                    .map(|(q, _)| (q[1] as f64 - q[0] as f64).abs())
+                    .sum::<f64>()
+                    / r.intra.windows(2).filter(|i| !i[0] && !i[1]).count() as f64;
+            println!(
+                "   RC: mean |QP change| between consecutive P frames {swing:.2}; \
+                 {} frames taken for scene changes (real cut: {CUT}): {:?}{}",
+                r.rc_cuts.len(),
+                &r.rc_cuts[..r.rc_cuts.len().min(12)],
+                if r.rc_cuts.len() > 12 { " ..." } else { "" }
+            );
+        }
         let around: Vec<String> = (CUT as usize - 3..CUT as usize + 6)
             .map(|i| format!("{}:{}B/q{}", i, r.bytes[i], r.qp[i]))
             .collect();

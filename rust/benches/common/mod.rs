@@ -359,6 +359,25 @@ pub fn summary(bench: &str, figure: &str, value: &str, target: &str, ok: Option<
     println!("SUMMARY|{bench}|{figure}|{value}|{target}|{verdict}");
 }
 
+/// Nanoseconds this thread has run on a CPU (`/proc/thread-self/schedstat`), 0 when unknown.
+/// On a shared machine this is steadier than the wall clock.
+pub fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The 1-minute load average and the CPU count, to judge wall-clock figures.
+pub fn load() -> String {
+    let la = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "load average {} on {cpus} CPUs",
+        la.split_whitespace().next().unwrap_or("?")
+    )
+}
+
 /// Flushes stdout (results appear promptly when piped through `tee`).
 pub fn flush() {
     let _ = std::io::stdout().flush();
