@@ -15,6 +15,9 @@ LLVM ?= -19
 BUILD := $(CURDIR)/build
 CACHE ?= /var/cache/slenc
 export SLENC_CACHE := $(CACHE)
+# bindgen-cli lives in the cache (tools/setup-host); libclang is LLVM 19's.
+export PATH := $(CACHE)/bin:$(HOME)/.cargo/bin:$(PATH)
+export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 
 ifdef KDIR
 # A board user's kernel tree: build against it as is, with the ARCH/LLVM it was built with.
@@ -26,7 +29,7 @@ else
 default: module
 endif
 
-.PHONY: default setup module cross module-arm module-arm64 check demo clean
+.PHONY: default setup module cross check demo clean
 
 setup:
 	@tools/setup-host
@@ -34,7 +37,7 @@ setup:
 # The module against a test kernel from tools/build-kernel (cached outside the work tree).
 module-%: setup
 	@kdir=$$(tools/build-kernel $*) && \
-	$(MAKE) -s -C $$kdir M=$(CURDIR) MO=$(BUILD)/$* LLVM=$(LLVM) modules && \
+	$(MAKE) -s -C $$kdir M=$(CURDIR) MO=$(BUILD)/$* ARCH=$* LLVM=$(LLVM) modules && \
 	echo "built $(BUILD)/$*/slenc.ko"
 
 module: module-x86_64

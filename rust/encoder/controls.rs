@@ -119,6 +119,13 @@ impl Controls {
         );
         s.constant_quality = c.std(b::V4L2_CID_MPEG_VIDEO_CONSTANT_QUALITY, 0, 100, 1, 50);
         s.gop_size = c.std(b::V4L2_CID_MPEG_VIDEO_GOP_SIZE, 0, 1024, 1, 30);
+        // One OUTPUT buffer is enough to make progress: the stateful encoder interface asks
+        // encoders to say so (and v4l2-compliance wants it nowhere else).
+        if node == NodeKind::Stateful {
+            if let Some(m) = c.std(b::V4L2_CID_MIN_BUFFERS_FOR_OUTPUT, 1, 32, 1, 1) {
+                m.set_read_only();
+            }
+        }
         s.force_key_frame = c.button(b::V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME);
         if engine.caps.h264 {
             s.i_qp = c.std(b::V4L2_CID_MPEG_VIDEO_H264_I_FRAME_QP, 0, 51, 1, 26);

@@ -21,4 +21,9 @@
 use kernel::ffi;
 use pin_init::MaybeZeroable;
 
+// The kernel's bindgen parameters leave these to be mapped by hand, as its own bindings do.
+type __kernel_size_t = usize;
+type __kernel_ssize_t = isize;
+type __kernel_ptrdiff_t = isize;
+
 include!(env!("SLENC_BINDINGS"));

@@ -119,6 +119,12 @@ impl Ctrl {
         unsafe { b::v4l2_ctrl_g_ctrl(self.0.as_ptr()) }
     }
 
+    /// Makes the control read-only (a value the driver reports, e.g. minimum buffers).
+    pub(crate) fn set_read_only(&self) {
+        // SAFETY: called while the handler is being set up, before the control is visible.
+        unsafe { (*self.0.as_ptr()).flags |= b::V4L2_CTRL_FLAG_READ_ONLY as usize };
+    }
+
     /// Whether a [`Builder::button`] control was pressed since the last call.
     pub(crate) fn take_pressed(&self) -> bool {
         let c = self.0.as_ptr();

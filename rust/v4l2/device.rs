@@ -220,6 +220,17 @@ impl<T: NodeOps> Registration<T> {
             (*vdev).vfl_dir = b::vfl_devnode_direction_VFL_DIR_M2M;
             (*vdev).device_caps = b::V4L2_CAP_VIDEO_M2M_MPLANE | b::V4L2_CAP_STREAMING;
             (*vdev).lock = s.lock.get();
+            if node.kind == NodeKind::Stateless {
+                // v4l2-compliance holds that an m2m node that is not a stateful encoder has
+                // neither G/S_PARM nor frame size/interval enumeration (v4l2_disable_ioctl).
+                for nr in [21usize, 22, 74, 75] {
+                    let bits = &mut (*vdev).valid_ioctls;
+                    let w = core::mem::size_of_val(&bits[0]) * 8;
+                    if let Some(word) = bits.get_mut(nr / w) {
+                        *word |= 1 << (nr % w);
+                    }
+                }
+            }
             b::slenc_video_set_drvdata(vdev, shared.cast());
         }
         // SAFETY: the node is fully initialised.

@@ -11,7 +11,7 @@ use kernel::prelude::*;
 pub(crate) struct CoherentBuf {
     dev: *mut b::device,
     cpu: NonNull<u8>,
-    dma: u64,
+    dma: b::dma_addr_t,
     len: usize,
 }
 
@@ -45,7 +45,9 @@ impl CoherentBuf {
 
     /// The bus address.
     pub(crate) fn dma(&self) -> u64 {
-        self.dma
+        // `dma_addr_t` is 32 bits on 32-bit ARM, 64 elsewhere.
+        #[allow(clippy::useless_conversion)]
+        u64::from(self.dma)
     }
 
     /// The size in bytes.
@@ -55,7 +57,7 @@ impl CoherentBuf {
 
     /// A region for a [`RegionBus`].
     pub(crate) fn region(&mut self) -> Option<Region> {
-        Region::new(self.dma, self.cpu.as_ptr(), self.len)
+        Region::new(self.dma(), self.cpu.as_ptr(), self.len)
     }
 }
 

@@ -18,6 +18,8 @@ pub(crate) struct Fh<T: NodeOps> {
     pub(crate) hdl: Opaque<b::v4l2_ctrl_handler>,
     pub(crate) shared: *const Shared<T>,
     pub(crate) node: usize,
+    /// Sequence numbers of the next OUTPUT and CAPTURE buffers done.
+    pub(crate) seq: [core::sync::atomic::AtomicU32; 2],
     pub(crate) ctx: T,
 }
 
@@ -98,6 +100,10 @@ fn open_inner<T: NodeOps>(file: *mut b::file, shared: &Shared<T>, node: usize) -
             hdl: Opaque::zeroed(),
             shared: ptr::from_ref(shared),
             node,
+            seq: [
+                core::sync::atomic::AtomicU32::new(0),
+                core::sync::atomic::AtomicU32::new(0),
+            ],
             ctx,
         },
         GFP_KERNEL,

@@ -60,6 +60,12 @@ unsafe extern "C" fn job_abort<T: NodeOps>(priv_: *mut c_void) {
     fh.ctx.job_abort();
 }
 
+/// A bus address as `u64` (`dma_addr_t` is 32 bits on 32-bit ARM).
+#[allow(clippy::useless_conversion)]
+fn dma_u64(a: b::dma_addr_t) -> u64 {
+    u64::from(a)
+}
+
 /// A running job. Dropping it without [`Job::finish`] fails it (buffers returned with ERROR),
 /// so a job is never lost.
 pub(crate) struct Job<T: NodeOps> {
@@ -124,7 +130,7 @@ impl<T: NodeOps> Job<T> {
             }
             let p = b::vb2_plane_vaddr(vb, plane).cast::<u8>();
             let len = b::slenc_vb2_plane_size(vb, plane);
-            super::dma::Region::new(b::slenc_vb2_dma_contig_plane_dma_addr(vb, plane), p, len)
+            super::dma::Region::new(dma_u64(b::slenc_vb2_dma_contig_plane_dma_addr(vb, plane)), p, len)
         }
     }
 
@@ -135,14 +141,14 @@ impl<T: NodeOps> Job<T> {
             let vb = &raw mut (*self.dst).vb2_buf;
             let p = b::vb2_plane_vaddr(vb, 0).cast::<u8>();
             let len = b::slenc_vb2_plane_size(vb, 0);
-            super::dma::Region::new(b::slenc_vb2_dma_contig_plane_dma_addr(vb, 0), p, len)
+            super::dma::Region::new(dma_u64(b::slenc_vb2_dma_contig_plane_dma_addr(vb, 0)), p, len)
         }
     }
 
     /// The bus address of OUTPUT plane `plane` (for hardware).
     pub(crate) fn src_dma(&self, plane: u32) -> u64 {
         // SAFETY: as for `src_plane`.
-        unsafe { b::slenc_vb2_dma_contig_plane_dma_addr(&raw mut (*self.src).vb2_buf, plane) }
+        unsafe { dma_u64(b::slenc_vb2_dma_contig_plane_dma_addr(&raw mut (*self.src).vb2_buf, plane)) }
     }
 
     /// The kernel mapping of the whole CAPTURE buffer.
@@ -162,7 +168,7 @@ impl<T: NodeOps> Job<T> {
         unsafe {
             let vb = &raw mut (*self.dst).vb2_buf;
             (
-                b::slenc_vb2_dma_contig_plane_dma_addr(vb, 0),
+                dma_u64(b::slenc_vb2_dma_contig_plane_dma_addr(vb, 0)),
                 b::slenc_vb2_plane_size(vb, 0),
             )
         }
@@ -187,6 +193,9 @@ impl<T: NodeOps> Job<T> {
             let dst = b::slenc_m2m_dst_buf_remove(m2m);
             debug_assert!(src == self.src && dst == self.dst);
             b::v4l2_m2m_buf_copy_metadata(self.src, self.dst);
+            for (buf, seq) in [(self.src, &fh.seq[0]), (self.dst, &fh.seq[1])] {
+                (*buf).sequence = seq.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            }
             let last = b::slenc_m2m_is_last_draining_src_buf(m2m, self.src);
             let state = match result {
                 Ok(done) => {

@@ -168,6 +168,7 @@ unsafe extern "C" fn start_streaming<T: NodeOps>(q: *mut b::vb2_queue, _count: c
     // SAFETY: vb2 calls this for our queues, with the queue lock held.
     let fh = unsafe { fh_of::<T>(q) };
     let qk = queue_of(q);
+    fh.seq[usize::from(qk == Queue::Capture)].store(0, core::sync::atomic::Ordering::Relaxed);
     if qk == Queue::Output && fh.kind() == NodeKind::Stateful {
         // A new encoding session after a drain (stateful encoder interface).
         // SAFETY: the m2m context is alive while the file is.
