@@ -2,7 +2,7 @@
 //! The ioctl operations of our nodes: adapters from `v4l2_ioctl_ops` to [`NodeOps`], and the
 //! mem2mem core's own helpers for buffers, streaming and the encoder commands.
 
-use super::{bindings as b, device::copy_cstr, file::Fh, Format, NodeKind, NodeOps, Queue, Rect};
+use super::{bindings as b, device::copy_cstr, file::Fh, Format, NodeOps, Queue, Rect};
 use kernel::{
     ffi::{c_int, c_void},
     prelude::*,
@@ -274,10 +274,7 @@ unsafe extern "C" fn s_parm<T: NodeOps>(
 /// `G/S_PARM` on OUTPUT: the frame interval (timing in the SPS VUI and rate control). On
 /// CAPTURE the stateful encoder interface allows it too; both report the same interval.
 fn parm<T: NodeOps>(fh: &Fh<T>, p: &mut b::v4l2_streamparm, set: bool) -> c_int {
-    if fh.kind() == NodeKind::Stateless {
-        return ENOTTY.to_errno();
-    }
-    // The frame interval is the OUTPUT queue's (the stateful encoder interface); the coded
+    // The stateless node disables G/S_PARM (see `device.rs`). The frame interval is the OUTPUT queue's (the stateful encoder interface); the coded
     // side follows it.
     let Some(q) = queue_of_type(p.type_).filter(|q| *q == Queue::Output) else {
         return EINVAL.to_errno();
@@ -307,6 +304,15 @@ fn parm<T: NodeOps>(fh: &Fh<T>, p: &mut b::v4l2_streamparm, set: bool) -> c_int 
     0
 }
 
+/// The frame sizes of `fourcc` for enumeration entry `index` (stepwise: only entry 0). The
+/// stateless node never gets here: it disables these ioctls (see `device.rs`).
+fn sizes<T: NodeOps>(fh: &Fh<T>, index: u32, fourcc: u32) -> Option<super::FrameSizes> {
+    if index != 0 {
+        return None;
+    }
+    fh.ctx.framesizes(fourcc)
+}
+
 unsafe extern "C" fn enum_framesizes<T: NodeOps>(
     file: *mut b::file,
     _priv: *mut c_void,
@@ -314,15 +320,7 @@ unsafe extern "C" fn enum_framesizes<T: NodeOps>(
 ) -> c_int {
     // SAFETY: as for `querycap`.
     let (fh, f) = unsafe { (fh::<T>(file), &mut *f) };
-    // v4l2-compliance holds that an m2m node that is not a stateful encoder has neither
-    // frame-size/interval enumeration nor G/S_PARM; the stateless node follows it.
-    if fh.kind() == NodeKind::Stateless {
-        return ENOTTY.to_errno();
-    }
-    if f.index != 0 {
-        return EINVAL.to_errno();
-    }
-    let Some(s) = fh.ctx.framesizes(f.pixel_format) else {
+    let Some(s) = sizes(fh, f.index, f.pixel_format) else {
         return EINVAL.to_errno();
     };
     f.type_ = b::v4l2_frmsizetypes_V4L2_FRMSIZE_TYPE_STEPWISE;
@@ -344,15 +342,7 @@ unsafe extern "C" fn enum_frameintervals<T: NodeOps>(
 ) -> c_int {
     // SAFETY: as for `querycap`.
     let (fh, f) = unsafe { (fh::<T>(file), &mut *f) };
-    // v4l2-compliance holds that an m2m node that is not a stateful encoder has neither
-    // frame-size/interval enumeration nor G/S_PARM; the stateless node follows it.
-    if fh.kind() == NodeKind::Stateless {
-        return ENOTTY.to_errno();
-    }
-    if f.index != 0 {
-        return EINVAL.to_errno();
-    }
-    let Some(s) = fh.ctx.framesizes(f.pixel_format) else {
+    let Some(s) = sizes(fh, f.index, f.pixel_format) else {
         return EINVAL.to_errno();
     };
     if f.width < s.min_width

@@ -221,10 +221,12 @@ impl<T: NodeOps> Job<T> {
             ctrl::request_complete(self.req, fh.hdl.get());
             b::slenc_m2m_buf_done(self.src, state);
             if last {
+                // EOS before the LAST buffer: a client that dequeues LAST then looks for the
+                // event must find it.
+                super::ioctl::queue_eos(fh.raw_fh());
                 (*self.dst).flags |= b::V4L2_BUF_FLAG_LAST;
                 b::slenc_m2m_buf_done(self.dst, state);
                 b::slenc_m2m_mark_stopped(m2m);
-                super::ioctl::queue_eos(fh.raw_fh());
             } else {
                 b::slenc_m2m_buf_done(self.dst, state);
             }

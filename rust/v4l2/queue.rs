@@ -148,8 +148,8 @@ unsafe extern "C" fn buf_queue<T: NodeOps>(vb: *mut b::vb2_buffer) {
         // one (stateful encoder interface), empty.
         if queue_of(q) == Queue::Capture && b::slenc_m2m_dst_buf_is_last(fh.m2m_ctx()) {
             b::slenc_vb2_set_plane_payload(vb, 0, 0);
-            b::v4l2_m2m_last_buffer_done(fh.m2m_ctx(), vbuf);
             super::ioctl::queue_eos(fh.raw_fh());
+            b::v4l2_m2m_last_buffer_done(fh.m2m_ctx(), vbuf);
             return;
         }
         b::v4l2_m2m_buf_queue(fh.m2m_ctx(), vbuf);
