@@ -109,6 +109,8 @@ impl Model {
 /// A frame on the VE.
 struct OnVe {
     plan: FramePlan,
+    /// The frame's buffers, for a re-encode ([`H264Session::retry`]).
+    bufs: FrameBuffers,
     #[cfg(slenc_sim)]
     model: Arc<Mutex<KBox<Model>>>,
 }
@@ -202,6 +204,7 @@ impl Backend for Cedrus {
             let run: KBox<dyn Running> = KBox::new(
                 OnVe {
                     plan,
+                    bufs,
                     model: model.clone(),
                 },
                 GFP_KERNEL,
@@ -214,17 +217,38 @@ impl Backend for Cedrus {
 impl Running for OnVe {
     fn complete(&mut self, job: &mut Job<Context>) -> Option<Result<Done>> {
         #[cfg(slenc_sim)]
-        let bytes = {
-            let mut m = self.model.lock();
-            let m = &mut **m;
-            let mut engine = crate::sim::ve::SwEngine::new(&mut m.mb_scratch);
-            if m.ve.run(&mut engine, &mut m.scratch).is_none() && m.ve.is_busy() {
-                // The model "hangs" (fault injection): no interrupt; the watchdog will act.
-                return None;
+        let bytes = loop {
+            let r = {
+                let mut m = self.model.lock();
+                let m = &mut **m;
+                let mut engine = crate::sim::ve::SwEngine::new(&mut m.mb_scratch);
+                if m.ve.run(&mut engine, &mut m.scratch).is_none() && m.ve.is_busy() {
+                    // The model "hangs" (fault injection): no interrupt; the watchdog will act.
+                    return None;
+                }
+                be::finish_frame(&mut m.ve)
+            };
+            // Rate control may want the frame once more, coarser (a scene cut far over its
+            // target): same buffers, still mapped; locks in the order `start` takes them.
+            if let Ok(n) = r {
+                let ctx = job.ctx();
+                let mut st = ctx.lock_stream();
+                if let Some(stream) = Option::as_mut(&mut *st) {
+                    if stream.session.retry(&mut self.plan, n) {
+                        let mut m = self.model.lock();
+                        match be::start_frame(&mut m.ve, &stream.session, &self.plan, &self.bufs)
+                        {
+                            Ok(()) => continue,
+                            Err(e) => {
+                                m.ve.bus_mut().clear();
+                                break Err(e);
+                            }
+                        }
+                    }
+                }
             }
-            let r = be::finish_frame(&mut m.ve);
-            m.ve.bus_mut().clear();
-            r
+            self.model.lock().ve.bus_mut().clear();
+            break r;
         };
         #[cfg(not(slenc_sim))]
         let bytes: core::result::Result<u32, be::CedrusError> = Err(be::CedrusError::NotDone);

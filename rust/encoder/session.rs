@@ -472,6 +472,18 @@ impl H264Session {
             None => self.rc = Some(RateControl::new(cfg)?),
         }
         let auto = input.params.is_none();
+        if let Some(rc) = self.rc.as_mut() {
+            // The RC budgets per I period; in auto mode we know it, a client's is learnt.
+            let g = &input.gop;
+            let period = if !auto {
+                0
+            } else if g.i_period != 0 && (g.gop_size == 0 || g.i_period < g.gop_size) {
+                g.i_period
+            } else {
+                g.gop_size
+            };
+            rc.set_i_period_hint(period);
+        }
         // Switching between request params and the GOP cannot keep frame_num continuous:
         // restart with an IDR (uapi.md §8.6 "keeping every stream spec-valid").
         let switched = self.last_auto.is_some_and(|a| a != auto);
@@ -779,6 +791,30 @@ impl H264Session {
         let st = &plan.state;
         write_sps(sink, st.framing, true, &st.sps, &st.extra)?;
         write_pps(sink, st.framing, false, &st.pps)
+    }
+
+    /// The frame was coded with `coded_bytes` but rate control wants it once more at a
+    /// coarser QP ([`RateControl::wants_retry`]: far above its target, e.g. a scene cut on a P
+    /// frame). Returns whether it does; then `plan` carries the new QP and the backend codes
+    /// the same frame again from it (headers included: `slice_qp_delta` changed) and reports
+    /// the new size to [`H264Session::complete`] as usual. Nothing else of the plan changes.
+    pub fn retry(&mut self, plan: &mut FramePlan, coded_bytes: u32) -> bool {
+        let Some(rc) = self.rc.as_mut() else {
+            return false;
+        };
+        if plan.dpb.is_none() || !rc.wants_retry(coded_bytes) {
+            return false;
+        }
+        let qp = rc
+            .retry_qp()
+            .max(self.limits.min_qp)
+            .min(self.limits.max_qp);
+        if qp <= plan.qp {
+            return false;
+        }
+        plan.qp = qp;
+        plan.state.set_qp(qp);
+        true
     }
 
     /// The frame was coded: `coded_bytes` is the whole access unit (`bytesused`: headers and

@@ -7,8 +7,19 @@
 //! in the log domain (Q8 fixed point, [`super::fixed`]). Rate-driven modes choose the QP whose
 //! predicted size meets a target; the target follows a leaky-bucket (HRD/VBV) model of the
 //! coded picture buffer so that, as long as a frame is at most [`SURPRISE`]× larger than
-//! predicted, the buffer never overflows (CBR, and the peak bucket of VBR). A frame far off the
-//! prediction (a scene cut) replaces the estimate at once instead of being averaged in.
+//! predicted, the buffer never overflows (CBR, and the peak bucket of VBR).
+//!
+//! What natural content adds, and how it is handled:
+//! - P frames trade bits with each other (a coarse frame leaves more to code to the next one;
+//!   grain is coded at a low QP and skipped at a high one), so consecutive P frames vary 2–4×
+//!   at one QP. The P model follows *pairs* of frames, damped; P QP moves one step per frame
+//!   (more only when far off), with hysteresis; a scene cut needs a 4× jump that the pair
+//!   confirms. For the buffer's sake the QP is still checked against the last frame's size.
+//! - CBR with a known I period (configured, or seen in the stream) budgets per period: the P
+//!   frames share what the I frame left of the period's bits, and the next period gives back
+//!   half of the buffer's excess, so every window of one period spends about its share.
+//! - A frame far above its target (a scene cut on a P frame) can be coded once more at a
+//!   coarser QP ([`RateControl::wants_retry`]) rather than take a second's share on its own.
 //!
 //! All arithmetic is integer; the only u64 division goes through [`div_u64`].
 
@@ -179,14 +190,37 @@ pub struct RateControl {
     debt: i64,
     /// log2 of a P frame's bits at QP 12, Q8.
     log_p: i32,
-    /// log2(I bits / P bits) at equal QP, Q8: I frames are predicted from the P model, so a
-    /// drifting scene moves both.
-    ip_offset: i32,
+    /// log2 of an I frame's bits at QP 12, Q8. Learnt from I frames only (P frames of
+    /// natural content are too noisy to predict an I frame from); a scene change seen on a P
+    /// frame moves it too.
+    log_i: i32,
+    /// The last P frame's size as a complexity (log2 of its bits at QP 12, Q8), undamped.
+    last_p_log: i32,
+    /// `log_p` when the last I frame was coded.
+    log_p_at_i: i32,
     measured_p: bool,
     measured_i: bool,
     last_qp: [u8; 2],
-    /// QP and predicted size of the frame being encoded.
+    /// Type, QP and target size (bits) of the frame being encoded.
     pending: Option<(bool, u8, u64)>,
+    /// That frame was already re-encoded once.
+    retried: bool,
+    /// log2(coded / target) of the last P frame, Q8: how far off the last step was.
+    last_p_err: i32,
+    /// The last P frame's predicted and coded bits.
+    last_p_pair: Option<(u64, u64)>,
+    /// Frames coded since the last I frame (that one included); 0 before the first.
+    since_i: u32,
+    /// Distance between the last two I frames, 0 until seen twice.
+    i_period_seen: u32,
+    /// The I period the stream is configured with ([`RateControl::set_i_period_hint`]).
+    i_period_hint: u32,
+    /// Bits spent since the last I frame (that one included).
+    period_spent: u64,
+    /// Bits of that I frame.
+    period_i_bits: u64,
+    /// Buffer fullness above (positive) or below the aimed level when the period began.
+    period_carry: i64,
     scene_cut: bool,
     overflows: u32,
 }
@@ -194,9 +228,15 @@ pub struct RateControl {
 /// Log-domain gap between I and P frames at equal QP used before both were measured (an I frame
 /// is about 3× a P frame).
 const I_OVER_P_Q8: i32 = 406; // log2(3) · 256
+/// A frame more than this many times its target is worth re-encoding
+/// ([`RateControl::wants_retry`]).
+pub const RETRY_FACTOR: u64 = 4;
 /// A frame whose size differs from the prediction by more than this (1.5 octaves ≈ 2.8×) is
 /// treated as a scene change.
 const SCENE_CUT_Q8: i32 = 384;
+/// The same for P frames: two octaves (4×). Consecutive P frames of natural content at
+/// neighbouring QPs differ by up to 3×, which must not count as a cut.
+const P_SCENE_CUT_Q8: i32 = 512;
 
 fn idx(intra: bool) -> usize {
     if intra {
@@ -217,11 +257,22 @@ impl RateControl {
             fullness: 0,
             debt: 0,
             log_p: 0,
-            ip_offset: I_OVER_P_Q8,
+            log_i: 0,
+            log_p_at_i: 0,
+            last_p_log: i32::MIN / 2,
             measured_p: false,
             measured_i: false,
             last_qp: [26, 28],
             pending: None,
+            retried: false,
+            last_p_err: 0,
+            last_p_pair: None,
+            since_i: 0,
+            i_period_seen: 0,
+            i_period_hint: 0,
+            period_spent: 0,
+            period_i_bits: 0,
+            period_carry: 0,
             scene_cut: false,
             overflows: 0,
         };
@@ -229,7 +280,9 @@ impl RateControl {
         // First guess (used until a frame of each type was coded): I ≈ 200 bits/MB at QP 26
         // (=> ×5 at QP 12), P a third of that.
         let i_log = log2_q8(cfg.frame_mbs.max(1) as u64 * 200) + (26 - 12) * Q8 / 6;
+        rc.log_i = i_log;
         rc.log_p = i_log - I_OVER_P_Q8;
+        rc.log_p_at_i = rc.log_p;
         Ok(rc)
     }
 
@@ -299,7 +352,10 @@ impl RateControl {
     /// log2 of the bits at QP 12 of a frame of the type, Q8.
     fn log_c(&self, intra: bool) -> i32 {
         if intra {
-            self.log_p + self.ip_offset
+            // The scene may have drifted since the last I frame: follow the P model when it
+            // got harder (never easier: the P model is noisy, and an I frame predicted too
+            // small could overflow the buffer).
+            self.log_i + (self.log_p.max(self.last_p_log) - self.log_p_at_i).max(0)
         } else {
             self.log_p
         }
@@ -335,23 +391,33 @@ impl RateControl {
                 let q = quality.min(100) as i32;
                 self.clamp((51 * (100 - q) + 50) / 100)
             }
-            RcMode::Cbr | RcMode::Vbr => self.rate_qp(intra),
+            RcMode::Cbr | RcMode::Vbr => {
+                let (qp, target) = self.rate_qp(intra);
+                self.pending = Some((intra, qp, target));
+                qp
+            }
         };
-        let predicted = self.predict(intra, qp);
-        self.pending = Some((intra, qp, predicted));
+        if !matches!(self.cfg.mode, RcMode::Cbr | RcMode::Vbr) {
+            self.pending = Some((intra, qp, self.predict(intra, qp)));
+        }
+        self.retried = false;
         if let Some(l) = self.last_qp.get_mut(idx(intra)) {
             *l = qp;
         }
         qp
     }
 
-    fn rate_qp(&self, intra: bool) -> u8 {
+    /// The QP of the next frame and the size (bits) it aims at.
+    fn rate_qp(&self, intra: bool) -> (u8, u64) {
         let avg = self.avg_per_frame as i64;
         // Base: the average frame, steered towards a quarter-full buffer (CBR; the other three
         // quarters are headroom for a scene change landing on an I frame) or towards a zero
         // bit debt (VBR).
-        let base = match self.cfg.mode {
-            RcMode::Vbr => avg - (self.debt >> 4),
+        let base = match (self.cfg.mode, self.period_share(intra)) {
+            (RcMode::Vbr, _) => avg - (self.debt >> 4),
+            // CBR with a known I period: what is left of the period's budget, spread over the
+            // frames left, so every period — and so every window as long — spends its share.
+            (_, Some(share)) => share as i64,
             // A gentle pull (1/32 of the error per frame) spreads an I frame's excess over the
             // following P frames instead of starving the next few.
             _ => avg + (((self.cpb_bits >> 2) as i64 - self.fullness as i64) >> 5),
@@ -361,7 +427,7 @@ impl RateControl {
         // bounded so one I frame does not eat the buffer.
         let mut target = if intra {
             // log2 of the I/P target ratio: the size ratio at a QP 3 lower (half an octave).
-            let ratio = (self.ip_offset + Q8 / 2).clamp(0, 3 * Q8);
+            let ratio = (self.log_i - self.log_p + Q8 / 2).clamp(0, 3 * Q8);
             exp2_q8(log2_q8(base) + ratio)
         } else {
             base
@@ -370,36 +436,128 @@ impl RateControl {
         // predicted fits. Before any frame was measured the model is only a guess from the
         // frame size: be SURPRISE times more careful.
         let measured = self.measured_p || self.measured_i;
-        let share = if measured {
-            SURPRISE
-        } else {
-            SURPRISE * SURPRISE
-        };
+        let share = if measured { SURPRISE } else { SURPRISE * 2 };
         let free = self.max_frame_bits();
         let cap = div_u64(free, share);
         target = target.min(cap).max(1);
         let mut qp = self.qp_for(intra, target);
-        // Keep quality steady: lower the QP by at most 3 per frame of the same type (raising is
-        // unrestricted, which is what protects the buffer).
+        // Keep quality steady. On natural content a P frame's size follows its QP far more
+        // steeply than the model's 6-QP octave (grain is coded at a low QP, skipped at a high
+        // one) and also depends on its reference (after a coarse frame the next has more to
+        // code), so big P steps feed on themselves: P frames come down by one QP per frame and
+        // go up by one per frame, three when the last P frame missed its target by more than
+        // a factor 2 (up) or 4 (down), without limit after a scene change; the buffer may
+        // still demand more (below). I frames come down by at most three.
         let last = self.last_qp.get(idx(intra)).copied().unwrap_or(26) as i32;
-        if (intra && self.measured_i) || (!intra && self.measured_p) {
+        let last_p = self.last_qp.get(idx(false)).copied().unwrap_or(26) as i32;
+        if intra && self.measured_p && self.i_period() >= 2 {
+            // With a known I period the P frames pay for the I frame (`period_share`): code
+            // it at their quality, two QP finer (it is their reference), so its size follows
+            // the content like theirs; only the buffer limits it (below).
+            qp = last_p - 2;
+        } else if intra && self.measured_i {
             qp = qp.max(last - 3);
+        } else if !intra && self.measured_p {
+            let down = if self.last_p_err < -4 * Q8 {
+                6
+            } else if self.last_p_err < -2 * Q8 {
+                3
+            } else if self.last_p_err < -Q8 {
+                2
+            } else {
+                1
+            };
+            let up = if self.scene_cut {
+                51
+            } else if self.last_p_err > Q8 {
+                3
+            } else {
+                1
+            };
+            // Hysteresis: a one-step difference is within the model's noise, and stepping on
+            // it makes QP and size alternate frame by frame.
+            if (qp - last).abs() <= 1 && !self.scene_cut {
+                qp = last;
+            }
+            qp = qp.clamp(last - down, last + up);
         }
-        // The prediction at the clamped QP may still exceed the buffer share: step up.
+        // The prediction at the clamped QP may still exceed the buffer share: step up. The
+        // model is damped; for the buffer's sake a P frame is also assumed to cost what the
+        // last one did.
         let mut qp = self.clamp(qp);
-        while qp < self.cfg.max_qp && self.predict(intra, qp) > cap {
+        let safe_log = if intra {
+            self.log_c(true)
+        } else {
+            self.log_p.max(self.last_p_log)
+        };
+        while qp < self.cfg.max_qp && exp2_q8(safe_log - (qp as i32 - 12) * Q8 / 6) > cap {
             qp += 1;
         }
-        qp
+        (qp, target)
+    }
+
+    /// The distance between I frames the stream is configured with (the stateful node's GOP
+    /// or I period; 0 = unknown). Used until the distance was seen in the stream.
+    pub fn set_i_period_hint(&mut self, frames: u32) {
+        self.i_period_hint = frames;
+    }
+
+    /// The I period in use: the one seen in the stream, else the configured one.
+    fn i_period(&self) -> u32 {
+        if self.i_period_seen != 0 {
+            self.i_period_seen
+        } else {
+            self.i_period_hint
+        }
+    }
+
+    /// CBR, P frame inside a known I period: the period's budget (the average frame times its
+    /// length, less half the last period's excess) less its I frame, shared equally by its P
+    /// frames, minus 1/16 of what the P frames so far spent above that plan. The plan is fixed
+    /// for the period so the QP does not swing towards its end; what the period misses carries
+    /// into the next one.
+    fn period_share(&self, intra: bool) -> Option<u64> {
+        let period = self.i_period();
+        if intra || period < 2 || self.since_i == 0 || self.since_i >= period {
+            return None;
+        }
+        let i_charge = self.period_i_bits.min(self.cpb_bits);
+        let budget = (self.avg_per_frame as i64).saturating_mul(period as i64)
+            - (self.period_carry >> 1)
+            - i_charge as i64;
+        let plan = div_u64(budget.max(0) as u64, period - 1).max(self.avg_per_frame >> 2);
+        let spent_p = self.period_spent.saturating_sub(self.period_i_bits);
+        let dev = spent_p as i64 - plan.saturating_mul(self.since_i as u64 - 1) as i64;
+        Some((plan as i64 - (dev >> 4)).max((plan >> 2) as i64) as u64)
     }
 
     /// Like [`RateControl::frame_qp`] for a re-encode of the same frame after the hardware
-    /// reported an output overflow: 6 QP (half the size) above the last attempt.
+    /// reported an output overflow or [`RateControl::wants_retry`] asked for one: 6 QP (half
+    /// the size) above the last attempt.
     pub fn retry_qp(&mut self) -> u8 {
-        let (intra, qp, _) = self.pending.unwrap_or((false, 26, 0));
+        let (intra, qp, target) = self.pending.unwrap_or((false, 26, 0));
         let qp = self.clamp(qp as i32 + 6);
-        self.pending = Some((intra, qp, self.predict(intra, qp)));
+        self.pending = Some((intra, qp, target));
+        self.retried = true;
         qp
+    }
+
+    /// Whether the frame just coded with `coded_bytes` is so far above its target — more than
+    /// [`RETRY_FACTOR`] times, and above the average frame — that re-encoding it once at
+    /// [`RateControl::retry_qp`] is worth a second hardware run: a scene cut on a P frame
+    /// would otherwise take a second's share of the rate on its own. Rate-driven modes only;
+    /// once per frame.
+    pub fn wants_retry(&self, coded_bytes: u32) -> bool {
+        let bits = (coded_bytes as u64) << 3;
+        match self.pending {
+            Some((_, qp, target)) if matches!(self.cfg.mode, RcMode::Cbr | RcMode::Vbr) => {
+                !self.retried
+                    && qp < self.cfg.max_qp
+                    && bits > self.avg_per_frame
+                    && bits > target.saturating_mul(RETRY_FACTOR)
+            }
+            _ => false,
+        }
     }
 
     /// Whether the last frame looked like a scene change (its size was far from the model):
@@ -453,31 +611,71 @@ impl RateControl {
         let i = idx(intra);
         let jump = observed - self.log_c(intra);
         if intra {
-            if !self.measured_p {
-                // Nothing measured yet: scale the P model from the default I/P gap.
-                self.log_p = observed - self.ip_offset;
-                self.scene_cut = false;
-            } else if self.measured_i && jump.abs() <= SCENE_CUT_Q8 {
-                // Same scene: learn the I/P gap (half of the new observation).
-                self.ip_offset += jump >> 1;
-                self.scene_cut = false;
-            } else if !self.measured_i {
-                self.ip_offset = observed - self.log_p;
-                self.scene_cut = false;
+            self.scene_cut = self.measured_i && jump.abs() > SCENE_CUT_Q8;
+            if !self.measured_i || self.scene_cut {
+                self.log_i = observed;
+                if !self.measured_p || self.scene_cut {
+                    // Nothing measured yet, or the whole scene moved: scale the P model too.
+                    self.log_p += jump;
+                }
             } else {
-                // Scene change at an I frame: the whole scene moved.
-                self.log_p += jump;
-                self.scene_cut = true;
+                // Same scene: three quarters of the new observation (from the prediction,
+                // drift included).
+                self.log_i = self.log_c(true) + jump - (jump >> 2);
             }
             self.measured_i = true;
+            self.log_p_at_i = self.log_p.max(self.last_p_log);
         } else {
-            self.scene_cut = self.measured_p && jump.abs() > SCENE_CUT_Q8;
-            if !self.measured_p || self.scene_cut {
-                // First measurement or scene change: take it as is (fast reaction).
+            // The first P frame after an I frame is not judged: its size says more about the
+            // I frame's quality (its reference) than about the scene.
+            // Consecutive P frames trade bits (a coarse frame leaves more to code to the next),
+            // so the model follows pairs: the last two frames' bits against their predictions.
+            let predicted = self.predict(false, qp);
+            let pair = match self.last_p_pair {
+                Some((p0, b0)) => {
+                    log2_q8(bits.saturating_add(b0).max(1))
+                        - log2_q8(predicted.saturating_add(p0).max(1))
+                }
+                None => jump,
+            };
+            self.last_p_pair = Some((predicted, bits));
+            self.last_p_log = observed;
+            let after_cut = self.scene_cut;
+            // A cut to a harder scene must show in the pair too (one expensive frame after a
+            // cheap one is the pair effect); a cut to an easier one is only noted (the model
+            // follows at its damped pace: a near-empty P frame says little).
+            self.scene_cut = self.measured_p
+                && self.since_i != 1
+                && jump.abs() > P_SCENE_CUT_Q8
+                && (jump < 0 || pair > Q8);
+            let harder = self.scene_cut && jump > 0;
+            if harder && !after_cut && self.measured_i {
+                // A P frame on a cut to a harder scene is mostly intra-coded: the P frames of
+                // the new scene will cost about the I/P gap less (a slow pan over the new
+                // scene can be cheaper than the old one; the next frame tells).
+                let gap = (self.log_i - self.log_p).max(0);
+                self.log_p = self.log_p.max(observed - gap);
+            } else if !self.measured_p || harder {
+                // First measurement, or the second frame of a harder scene: take it as is
+                // (fast reaction).
                 self.log_p = observed;
             } else {
-                // Three quarters of the new observation: fast tracking, some noise smoothing.
-                self.log_p += jump - (jump >> 2);
+                // Half of the pair's error: consecutive P frames of natural content vary by
+                // 2–4× at one QP (see rate_qp), which a faster model would chase.
+                self.log_p += pair >> 1;
+            }
+            if self.scene_cut {
+                // The next frame belongs to the new scene: do not pair it with this one.
+                self.last_p_pair = None;
+            }
+            if let Some((false, _, target)) = self.pending {
+                // Like the cut detection, the first P frame after an I frame does not judge
+                // the step size.
+                self.last_p_err = if self.since_i == 1 {
+                    0
+                } else {
+                    log2_q8(bits.max(1)) - log2_q8(target.max(1))
+                };
             }
             self.measured_p = true;
         }
@@ -489,6 +687,23 @@ impl RateControl {
             if bits > self.max_frame_bits() {
                 self.overflows = self.overflows.saturating_add(1);
             }
+            // I-period bookkeeping (CBR budget per period), before this frame enters the
+            // buffer: the period's budget pays for its I frame.
+            if intra {
+                if self.since_i != 0 {
+                    self.i_period_seen = self.since_i;
+                }
+                // How far the buffer is above the quarter-full level it aims at (as the
+                // fullness steering below): the new period gives back half of it. (Not the
+                // plain bit debt: bits not sent while the buffer was empty are gone.)
+                self.period_carry = self.fullness.min(i64::MAX as u64) as i64
+                    - (self.cpb_bits >> 2).min(i64::MAX as u64) as i64;
+                self.since_i = 0;
+                self.period_spent = 0;
+                self.period_i_bits = bits;
+            }
+            self.since_i = self.since_i.saturating_add(1);
+            self.period_spent = self.period_spent.saturating_add(bits);
             // Leaky bucket: the frame enters, the channel drains one frame period.
             self.fullness = self
                 .fullness

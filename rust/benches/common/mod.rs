@@ -164,15 +164,24 @@ impl Rig {
         input: &FrameInput<'_>,
         want_recon: bool,
     ) -> Result<Coded, CedrusError> {
-        let plan = s.prepare(input).expect("prepare");
-        if let Err(e) = start_frame(&mut self.ve, s, &plan, &self.bufs) {
-            s.fail(&plan);
-            return Err(e);
+        let mut plan = s.prepare(input).expect("prepare");
+        let mut result;
+        loop {
+            if let Err(e) = start_frame(&mut self.ve, s, &plan, &self.bufs) {
+                s.fail(&plan);
+                return Err(e);
+            }
+            let mut eng = SwEngine::new(&mut self.mb);
+            let end = self.ve.run(&mut eng, &mut self.scratch);
+            result = finish_frame(&mut self.ve).map(|n| (n, end));
+            // Rate control may ask for the frame once more, coarser (a scene cut).
+            match result {
+                Ok((n, _)) if s.retry(&mut plan, n) => continue,
+                _ => break,
+            }
         }
-        let mut eng = SwEngine::new(&mut self.mb);
-        let end = self.ve.run(&mut eng, &mut self.scratch);
-        match finish_frame(&mut self.ve) {
-            Ok(n) => {
+        match result {
+            Ok((n, end)) => {
                 assert_eq!(end, Some(JobEnd::Finished));
                 s.complete(&plan, n);
                 let au = self.ve.bus().slice(DST, n as usize).to_vec();

@@ -581,3 +581,39 @@ fn write_headers_matches_the_core_au_writer() {
         }
     }
 }
+
+#[test]
+fn retry_recodes_a_frame_far_over_its_target() {
+    let mut s = session();
+    let mut input = stateful(0);
+    input.rc.frame_rc_enable = true;
+    input.rc.bitrate_mode = BitrateMode::Cbr as u32;
+    input.rc.bitrate = 500_000;
+    for _ in 0..5 {
+        let p = s.prepare(&input).unwrap();
+        s.complete(&p, 2000);
+    }
+    let mut p = s.prepare(&input).unwrap();
+    let before = p.clone();
+    // Modest overshoot: no retry.
+    assert!(!s.retry(&mut p, 3000));
+    // A scene cut: the same frame again, 6 QP coarser, the slice header following.
+    assert!(s.retry(&mut p, 200_000));
+    assert_eq!(p.qp, before.qp + 6);
+    assert_eq!(
+        p.qp as i32,
+        26 + p.state.pps.pic_init_qp_minus26 as i32 + p.state.params.slice_qp_delta as i32
+    );
+    assert_eq!(
+        (p.frame_num, p.poc, p.rec_slot),
+        (before.frame_num, before.poc, before.rec_slot)
+    );
+    // Once per frame.
+    assert!(!s.retry(&mut p, 200_000));
+    s.complete(&p, 30_000);
+    // Never in the QP-driven modes, nor for a plan that was not prepared.
+    input.rc.frame_rc_enable = false;
+    let mut p = s.prepare(&input).unwrap();
+    assert!(!s.retry(&mut p, u32::MAX));
+    assert!(!s.retry(&mut FramePlan::default(), u32::MAX));
+}

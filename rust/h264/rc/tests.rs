@@ -366,3 +366,54 @@ fn config_from_controls() {
     };
     assert_eq!(RcConfig::from_controls(&u, 1, 25, 1).mode, RcMode::Cbr);
 }
+
+#[test]
+fn cbr_windows_with_known_period() {
+    // Every window as long as the I period spends the period's share, once settled, whether
+    // the period is configured or only seen in the stream.
+    for hint in [30, 0] {
+        let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+        rc.set_i_period_hint(hint);
+        let t = run(&mut rc, 600, 30, 0.2, 11, |k| {
+            if k < 300 {
+                400_000.0
+            } else {
+                700_000.0
+            }
+        });
+        assert_eq!(t.overflows, 0);
+        for (i, w) in t.bytes.windows(30).enumerate().skip(60) {
+            let kbit: f64 = w.iter().map(|&b| b as f64 * 8.0 / 1000.0).sum();
+            // Within 10 %, and within 20 % for the windows that see the scene change.
+            let tolerance = if (271..360).contains(&i) {
+                200.0
+            } else {
+                100.0
+            };
+            assert!(
+                (kbit - 1000.0).abs() < tolerance,
+                "hint {hint}: window at {i}: {kbit:.0} kbit"
+            );
+        }
+    }
+}
+
+#[test]
+fn retry_only_far_above_target_and_once() {
+    let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+    run(&mut rc, 60, 30, 0.1, 12, |_| 300_000.0);
+    let qp = rc.frame_qp(false);
+    let (_, _, target) = rc.pending.unwrap();
+    let within = ((target * RETRY_FACTOR) >> 3) as u32;
+    assert!(!rc.wants_retry(within), "at the limit");
+    assert!(rc.wants_retry(within + 1));
+    assert_eq!(rc.retry_qp(), qp + 6);
+    assert!(!rc.wants_retry(u32::MAX), "once per frame");
+    rc.update(false, qp + 6, within);
+    // A new frame may be retried again; QP-driven modes never are.
+    rc.frame_qp(false);
+    assert!(rc.wants_retry(u32::MAX));
+    let mut d = RateControl::new(cfg(RcMode::Direct { i_qp: 20, p_qp: 20 }, 0, 0)).unwrap();
+    d.frame_qp(false);
+    assert!(!d.wants_retry(u32::MAX));
+}
