@@ -132,6 +132,10 @@ impl Backend for Cedrus {
                 pr_debug!("slenc: cedrus: frame {} refused: {:?}\n", job.sequence(), e);
                 EINVAL
             })?;
+            if let Err(e) = ctx.write_back(&plan.state) {
+                // The frame is fine; only the read-back is missing.
+                pr_debug!("slenc: cedrus: adapted controls not written back: {:?}\n", e);
+            }
             let mut m = model.lock();
             let m = &mut **m;
             let bus = m.ve.bus_mut();

@@ -233,6 +233,30 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Writes the frame's adapted SPS, PPS and ENCODE_PARAMS back into the stateless node's
+    /// controls (uapi.md §2.5 step 3, §8.3): a client reads what the stream really carries,
+    /// and after a request completes, the request holds them too (the request's values are
+    /// taken from the handler on completion). Adapting adapted values changes nothing, so the
+    /// next frame is not seen as a parameter change.
+    pub(crate) fn write_back(&self, st: &crate::h264::state::FrameState) -> Result {
+        use crate::h264::uapi;
+        if self.node != NodeKind::Stateless {
+            return Ok(());
+        }
+        let c = &self.ctrls;
+        let mut sps = [0u8; uapi::H264_SPS_SIZE];
+        st.sps.to_bytes(&mut sps);
+        c.sps.ok_or(EINVAL)?.set_compound(&sps)?;
+        let mut pps = [0u8; uapi::H264_PPS_SIZE];
+        st.pps.to_bytes(&mut pps);
+        c.pps.ok_or(EINVAL)?.set_compound(&pps)?;
+        let mut par = [0u8; uapi::H264_ENCODE_PARAMS_SIZE];
+        st.params.to_bytes(&mut par);
+        c.encode_params.ok_or(EINVAL)?.set_compound(&par)
+    }
+}
+
 impl NodeOps for Context {
     type Dev = DevState;
 
