@@ -361,9 +361,16 @@ impl NodeOps for Context {
                 );
                 s.out = out;
                 s.crop = visible;
-                // The coded format follows the raw one (size, colorimetry).
+                // The coded format follows the raw one (size, colorimetry). Its buffer size
+                // only grows: a client that negotiated the CAPTURE format first (GStreamer's
+                // v4l2h264enc) keeps the sizeimage it was given, and allocates by it.
                 let cap = s.cap;
-                s.cap = self.coded(&cap, &out);
+                let mut coded = self.coded(&cap, &out);
+                if let (Some(new), Some(old)) = (coded.sizeimage.first_mut(), cap.sizeimage.first())
+                {
+                    *new = (*new).max(*old);
+                }
+                s.cap = coded;
                 Ok(out)
             }
             Queue::Capture => {
