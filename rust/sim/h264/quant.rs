@@ -121,13 +121,24 @@ pub fn dequant_chroma_dc(c: &mut [i32; 4], qpc: u8) {
 /// so SAD·max(MF0, 4·MF1, 2·MF2) + f < 2^qbits guarantees zeros. Lets the encoder skip the
 /// transform of such blocks without changing the result.
 pub fn zero_sad_limit(qp: u8) -> u32 {
-    let q6 = (qp / 6) as u32;
-    let m = (qp % 6) as usize;
-    let qbits = 15 + q6;
-    let f = offset(qbits, Rounding::Inter) as u32;
-    let mf = QUANT_MF[m];
-    let k = (mf[0] as u32).max(4 * mf[1] as u32).max(2 * mf[2] as u32);
-    ((1u32 << qbits) - f - 1) / k
+    // Panic-free on any input (checked lookup, shift and division; no overflow): QPs outside
+    // 0..=51 get 0, which only disables the shortcut.
+    if qp > 51 {
+        return 0;
+    }
+    let Some(mf) = QUANT_MF.get((qp % 6) as usize) else {
+        return 0;
+    };
+    let qbits = 15 + (qp / 6) as u32;
+    let one = 1u32.checked_shl(qbits).unwrap_or(0);
+    let f = one / 6;
+    let k = (mf[0].unsigned_abs())
+        .max(mf[1].unsigned_abs().saturating_mul(4))
+        .max(mf[2].unsigned_abs().saturating_mul(2));
+    one.saturating_sub(f)
+        .saturating_sub(1)
+        .checked_div(k)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
