@@ -20,24 +20,70 @@ pub struct RefPlane<'a> {
 const W: usize = 24;
 const N: usize = 19;
 
-/// Full-, half- and centre-sample planes around a 16×16 block, covering offsets −1..=17 in
-/// both directions from the block's integer origin. All quarter-sample positions with offsets
-/// −3..=3 (quarter units) from the origin are averages of these (8.4.2.2.1).
+/// The clamped reference window and the half-sample planes around a 16×16 block, covering
+/// offsets −1..=17 in both directions from the block's integer origin (the window has two
+/// more rows and columns on the top/left and three on the bottom/right for the 6-tap filter).
+/// All quarter-sample positions with offsets −3..=3 (quarter units) from the origin are one
+/// of these samples or the average of two (8.4.2.2.1).
 pub struct SubpelPlanes {
-    f: [[u8; N]; N],
+    /// Full samples: window sample (x, y) is plane offset (x − 3, y − 3) from the origin.
+    win: [[u8; W]; W],
     b: [[u8; N]; N],
     h: [[u8; N]; N],
     j: [[u8; N]; N],
 }
 
-#[inline]
-fn tap6(a: i32, b: i32, c: i32, d: i32, e: i32, f: i32) -> i32 {
-    a - 5 * b + 20 * c + 20 * d - 5 * e + f
+/// Which plane a quarter-sample position reads (see [`SubpelPlanes::predict`]).
+#[derive(Clone, Copy)]
+enum Pl {
+    F,
+    B,
+    H,
+    J,
 }
 
-#[inline]
+#[inline(always)]
+fn tap6(a: i32, b: i32, c: i32, d: i32, e: i32, f: i32) -> i32 {
+    a - 5 * (b + e) + 20 * (c + d) + f
+}
+
+/// The 6-tap filter on u8 samples in 16-bit arithmetic (|result| ≤ 10710).
+#[inline(always)]
+fn tap6s(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8) -> i16 {
+    let w = |v: u8| v as i16;
+    w(a) + w(f) - 5 * (w(b) + w(e)) + 20 * (w(c) + w(d))
+}
+
+#[inline(always)]
 fn clip(v: i32) -> u8 {
     v.clamp(0, 255) as u8
+}
+
+#[inline(always)]
+fn clip16(v: i16) -> u8 {
+    v.clamp(0, 255) as u8
+}
+
+/// Rounded average of two samples.
+#[inline(always)]
+fn avg(x: u8, y: u8) -> u8 {
+    ((x as u16 + y as u16 + 1) >> 1) as u8
+}
+
+/// A fixed-size view of `n` samples of `row` from `off` (None when out of range).
+#[inline(always)]
+fn row_at<const L: usize>(row: &[u8], off: usize) -> Option<&[u8; L]> {
+    row.get(off..off + L)?.try_into().ok()
+}
+
+/// SAD of two rows (written so that LLVM turns it into PSADBW/USADA8-style code).
+#[inline(always)]
+fn sad_row<const L: usize>(a: &[u8; L], b: &[u8; L]) -> u32 {
+    let mut s = 0u32;
+    for (x, y) in a.iter().zip(b.iter()) {
+        s += x.abs_diff(*y) as u32;
+    }
+    s
 }
 
 impl Default for SubpelPlanes {
@@ -50,7 +96,7 @@ impl SubpelPlanes {
     /// All-zero planes, to be filled by [`SubpelPlanes::fill`].
     pub const fn new() -> Self {
         SubpelPlanes {
-            f: [[0; N]; N],
+            win: [[0; W]; W],
             b: [[0; N]; N],
             h: [[0; N]; N],
             j: [[0; N]; N],
@@ -65,10 +111,11 @@ impl SubpelPlanes {
         p
     }
 
-    /// Fills the full-sample plane and the half-sample planes asked for (the others keep their
-    /// old content): motion compensation at one position needs at most two of them. In place
-    /// and with a 6-row ring of intermediates, because this runs in kernel context on 32-bit
-    /// ARM with an 8 KiB stack.
+    /// Fills the full-sample window and the half-sample planes asked for (the others keep
+    /// their old content): motion compensation at one position needs at most two of them. In
+    /// place and with a 6-row ring of intermediates, because this runs in kernel context on
+    /// 32-bit ARM with an 8 KiB stack. The loops have constant bounds over fixed-size rows so
+    /// that they compile without bounds checks and vectorise.
     #[inline(never)]
     pub fn fill(
         &mut self,
@@ -79,7 +126,6 @@ impl SubpelPlanes {
         want_h: bool,
         want_j: bool,
     ) {
-        let mut win = [[0u8; W]; W];
         let wmax = r.width as i32 - 1;
         let hmax = r.height as i32 - 1;
         let data = r.plane.data;
@@ -88,13 +134,12 @@ impl SubpelPlanes {
             && y0 - 3 >= 0
             && x0 - 3 + W as i32 <= wmax + 1
             && y0 - 3 + W as i32 <= hmax + 1;
-        for (wy, row) in win.iter_mut().enumerate() {
+        for (wy, row) in self.win.iter_mut().enumerate() {
             let yy = (y0 - 3 + wy as i32).clamp(0, hmax) as usize;
             let base = yy * stride;
             if inside {
-                let s = base + (x0 - 3) as usize;
-                if let Some(src) = data.get(s..s + W) {
-                    row.copy_from_slice(src);
+                if let Some(src) = row_at::<W>(data, base + (x0 - 3) as usize) {
+                    *row = *src;
                     continue;
                 }
             }
@@ -103,76 +148,136 @@ impl SubpelPlanes {
                 *d = data.get(base + xx).copied().unwrap_or(0);
             }
         }
-        for y in 0..N {
-            for x in 0..N {
-                self.f[y][x] = win[y + 2][x + 2];
-            }
-        }
+        let win = &self.win;
         if want_h {
-            for y in 0..N {
-                // Row slices hoisted so the inner loop is straight-line (and vectorisable).
-                let (r0, r1, r2) = (
-                    &win[y][2..N + 2],
-                    &win[y + 1][2..N + 2],
-                    &win[y + 2][2..N + 2],
-                );
-                let (r3, r4, r5) = (
-                    &win[y + 3][2..N + 2],
-                    &win[y + 4][2..N + 2],
-                    &win[y + 5][2..N + 2],
-                );
-                for (x, o) in self.h[y].iter_mut().enumerate() {
-                    let t = tap6(
-                        r0[x] as i32,
-                        r1[x] as i32,
-                        r2[x] as i32,
-                        r3[x] as i32,
-                        r4[x] as i32,
-                        r5[x] as i32,
+            // Plane row y (offset y − 1) is window rows y..y+6, columns x + 2.
+            for (y, o) in self.h.iter_mut().enumerate() {
+                let (r0, r1, r2) = (&win[y], &win[y + 1], &win[y + 2]);
+                let (r3, r4, r5) = (&win[y + 3], &win[y + 4], &win[y + 5]);
+                for x in 0..N {
+                    let t = tap6s(
+                        r0[x + 2],
+                        r1[x + 2],
+                        r2[x + 2],
+                        r3[x + 2],
+                        r4[x + 2],
+                        r5[x + 2],
                     );
-                    *o = clip((t + 16) >> 5);
+                    o[x] = clip16((t + 16) >> 5);
                 }
             }
         }
         if want_b || want_j {
-            // Horizontal intermediates b1 (|b1| ≤ 42·255 fits i16) of window rows, at offsets
+            // Horizontal intermediates b1 (|b1| ≤ 10710 fits i16) of window rows, at offsets
             // x−1; window row r is plane row r−2 for b and feeds plane row r−5 of j.
             let mut ring = [[0i16; N]; 6];
             let rows = if want_j { 0..W } else { 2..N + 2 };
             for r in rows {
                 let row = &win[r];
                 let slot = r % 6;
-                for (x, o) in ring[slot].iter_mut().enumerate() {
-                    let w6 = &row[x..x + 6];
-                    *o = tap6(
-                        w6[0] as i32,
-                        w6[1] as i32,
-                        w6[2] as i32,
-                        w6[3] as i32,
-                        w6[4] as i32,
-                        w6[5] as i32,
-                    ) as i16;
+                let mut t = [0i16; N];
+                for x in 0..N {
+                    t[x] = tap6s(
+                        row[x],
+                        row[x + 1],
+                        row[x + 2],
+                        row[x + 3],
+                        row[x + 4],
+                        row[x + 5],
+                    );
                 }
-                if want_b && (2..N + 2).contains(&r) {
-                    for (o, &v) in self.b[r - 2].iter_mut().zip(ring[slot].iter()) {
-                        *o = clip((v as i32 + 16) >> 5);
+                if let Some(s) = ring.get_mut(slot) {
+                    *s = t;
+                }
+                if want_b {
+                    if let Some(o) = self.b.get_mut(r.wrapping_sub(2)) {
+                        for x in 0..N {
+                            o[x] = clip16((t[x] + 16) >> 5);
+                        }
                     }
                 }
                 if want_j && r >= 5 {
-                    let y = r - 5;
-                    let (q0, q1, q2) = (&ring[y % 6], &ring[(y + 1) % 6], &ring[(y + 2) % 6]);
-                    let (q3, q4, q5) = (&ring[(y + 3) % 6], &ring[(y + 4) % 6], &ring[(y + 5) % 6]);
-                    for (x, o) in self.j[y].iter_mut().enumerate() {
-                        let t = tap6(
-                            q0[x] as i32,
-                            q1[x] as i32,
-                            q2[x] as i32,
-                            q3[x] as i32,
-                            q4[x] as i32,
-                            q5[x] as i32,
-                        );
-                        *o = clip((t + 512) >> 10);
+                    if let Some(o) = self.j.get_mut(r - 5) {
+                        // Rows r−5..=r of the window are in slots (r+1..=r+6) % 6.
+                        let q = |k: usize| &ring[(r + 1 + k) % 6];
+                        let (q0, q1, q2, q3, q4, q5) = (q(0), q(1), q(2), q(3), q(4), q(5));
+                        for x in 0..N {
+                            let t = tap6(
+                                q0[x] as i32,
+                                q1[x] as i32,
+                                q2[x] as i32,
+                                q3[x] as i32,
+                                q4[x] as i32,
+                                q5[x] as i32,
+                            );
+                            o[x] = clip((t + 512) >> 10);
+                        }
                     }
+                }
+            }
+        }
+    }
+
+    /// The plane samples a quarter-sample position reads: one (plane, dx, dy) relative to
+    /// the integer sample G, or two whose rounded average it is (8.4.2.2.1).
+    fn taps(fx: i32, fy: i32) -> ((Pl, usize, usize), Option<(Pl, usize, usize)>) {
+        use Pl::*;
+        match (fx & 3, fy & 3) {
+            (0, 0) => ((F, 0, 0), None),
+            (0, 1) => ((F, 0, 0), Some((H, 0, 0))),
+            (0, 2) => ((H, 0, 0), None),
+            (0, 3) => ((F, 0, 1), Some((H, 0, 0))),
+            (1, 0) => ((F, 0, 0), Some((B, 0, 0))),
+            (2, 0) => ((B, 0, 0), None),
+            (3, 0) => ((F, 1, 0), Some((B, 0, 0))),
+            (1, 1) => ((B, 0, 0), Some((H, 0, 0))),
+            (3, 1) => ((B, 0, 0), Some((H, 1, 0))),
+            (1, 3) => ((H, 0, 0), Some((B, 0, 1))),
+            (3, 3) => ((H, 1, 0), Some((B, 0, 1))),
+            (2, 1) => ((B, 0, 0), Some((J, 0, 0))),
+            (2, 3) => ((J, 0, 0), Some((B, 0, 1))),
+            (1, 2) => ((H, 0, 0), Some((J, 0, 0))),
+            (3, 2) => ((J, 0, 0), Some((H, 1, 0))),
+            _ => ((J, 0, 0), None),
+        }
+    }
+
+    /// `L` samples of plane row `y` from column `x` (plane coordinates: offset − 1).
+    #[inline(always)]
+    fn row<const L: usize>(&self, pl: Pl, x: usize, y: usize) -> Option<&[u8; L]> {
+        match pl {
+            Pl::F => row_at(self.win.get(y + 2)?, x + 2),
+            Pl::B => row_at(self.b.get(y)?, x),
+            Pl::H => row_at(self.h.get(y)?, x),
+            Pl::J => row_at(self.j.get(y)?, x),
+        }
+    }
+
+    /// Visits the `NB`×`NB` prediction displaced by (qx, qy) quarter samples (clamped to
+    /// −3..=3) row by row.
+    #[inline(always)]
+    fn rows<const NB: usize>(&self, qx: i32, qy: i32, mut f: impl FnMut(usize, &[u8; NB])) {
+        let qx = qx.clamp(-3, 3);
+        let qy = qy.clamp(-3, 3);
+        // Plane index of the integer sample G for output (0,0).
+        let ox = (1 + (qx >> 2)) as usize;
+        let oy = (1 + (qy >> 2)) as usize;
+        let (a, b) = Self::taps(qx, qy);
+        for j in 0..NB {
+            let Some(ra) = self.row::<NB>(a.0, ox + a.1, oy + j + a.2) else {
+                return;
+            };
+            match b {
+                None => f(j, ra),
+                Some((pb, dx, dy)) => {
+                    let Some(rb) = self.row::<NB>(pb, ox + dx, oy + j + dy) else {
+                        return;
+                    };
+                    let mut o = [0u8; NB];
+                    for ((o, &x), &y) in o.iter_mut().zip(ra.iter()).zip(rb.iter()) {
+                        *o = avg(x, y);
+                    }
+                    f(j, &o)
                 }
             }
         }
@@ -181,52 +286,29 @@ impl SubpelPlanes {
     /// Predicts the 16×16 block displaced by (qx, qy) quarter samples from the origin, with
     /// qx, qy in −3..=3 (values outside are clamped into that range).
     pub fn predict(&self, qx: i32, qy: i32, out: &mut [u8; 256]) {
-        self.predict_n(qx, qy, 16, out)
+        self.predict_n::<16>(qx, qy, out)
     }
 
-    /// Like [`SubpelPlanes::predict`] for the top-left `n`×`n` (n ≤ 16) samples only.
-    pub fn predict_n(&self, qx: i32, qy: i32, n: usize, out: &mut [u8; 256]) {
-        let n = n.min(16);
-        let qx = qx.clamp(-3, 3);
-        let qy = qy.clamp(-3, 3);
-        // Plane index of the integer sample G for output (0,0).
-        let ox = (1 + (qx >> 2)) as usize;
-        let oy = (1 + (qy >> 2)) as usize;
-        type P = [[u8; N]; N];
-        type Tap<'p> = (&'p P, usize, usize);
-        // Each position is one plane sample or the rounded average of two (8.4.2.2.1):
-        // (plane, dx, dy) relative to G.
-        let (a, b): (Tap, Option<Tap>) = match (qx & 3, qy & 3) {
-            (0, 0) => ((&self.f, 0, 0), None),
-            (0, 1) => ((&self.f, 0, 0), Some((&self.h, 0, 0))),
-            (0, 2) => ((&self.h, 0, 0), None),
-            (0, 3) => ((&self.f, 0, 1), Some((&self.h, 0, 0))),
-            (1, 0) => ((&self.f, 0, 0), Some((&self.b, 0, 0))),
-            (2, 0) => ((&self.b, 0, 0), None),
-            (3, 0) => ((&self.f, 1, 0), Some((&self.b, 0, 0))),
-            (1, 1) => ((&self.b, 0, 0), Some((&self.h, 0, 0))),
-            (3, 1) => ((&self.b, 0, 0), Some((&self.h, 1, 0))),
-            (1, 3) => ((&self.h, 0, 0), Some((&self.b, 0, 1))),
-            (3, 3) => ((&self.h, 1, 0), Some((&self.b, 0, 1))),
-            (2, 1) => ((&self.b, 0, 0), Some((&self.j, 0, 0))),
-            (2, 3) => ((&self.j, 0, 0), Some((&self.b, 0, 1))),
-            (1, 2) => ((&self.h, 0, 0), Some((&self.j, 0, 0))),
-            (3, 2) => ((&self.j, 0, 0), Some((&self.h, 1, 0))),
-            _ => ((&self.j, 0, 0), None),
-        };
-        for (j, orow) in out.chunks_exact_mut(16).take(n).enumerate() {
-            let orow = &mut orow[..n];
-            let ra = &a.0[oy + j + a.2][ox + a.1..ox + a.1 + n];
-            match b {
-                None => orow.copy_from_slice(ra),
-                Some((pb, dx, dy)) => {
-                    let rb = &pb[oy + j + dy][ox + dx..ox + dx + n];
-                    for ((o, &x), &y) in orow.iter_mut().zip(ra.iter()).zip(rb.iter()) {
-                        *o = ((x as u16 + y as u16 + 1) >> 1) as u8;
-                    }
-                }
+    /// Like [`SubpelPlanes::predict`] for the top-left `NB`×`NB` (NB ≤ 16) samples only.
+    pub fn predict_n<const NB: usize>(&self, qx: i32, qy: i32, out: &mut [u8; 256]) {
+        self.rows::<NB>(qx, qy, |j, r| {
+            if let Some(o) = out.get_mut(j * 16..j * 16 + NB) {
+                o.copy_from_slice(r);
             }
-        }
+        });
+    }
+
+    /// SAD of the top-left `NB`×`NB` samples of `src` (16 wide) against the prediction at
+    /// (qx, qy), without storing it.
+    pub fn sad<const NB: usize>(&self, qx: i32, qy: i32, src: &[u8; 256]) -> u32 {
+        let mut s = 0u32;
+        self.rows::<NB>(qx, qy, |j, r| {
+            s += match row_at::<NB>(src, j * 16) {
+                Some(a) => sad_row(a, r),
+                None => u32::MAX / 1024,
+            };
+        });
+        s
     }
 }
 
@@ -368,25 +450,18 @@ pub fn skip_mv(a: MvNb, b: MvNb, c: MvNb) -> [i16; 2] {
 
 /// Sum of absolute differences of two 16×16 blocks.
 pub fn sad16(a: &[u8; 256], b: &[u8; 256]) -> u32 {
-    let mut s = 0u32;
-    for (x, y) in a.iter().zip(b.iter()) {
-        s += (*x as i32 - *y as i32).unsigned_abs();
-    }
-    s
+    sad_row(a, b)
 }
 
-/// SAD of the top-left `n`×`n` samples of two 16-wide blocks.
-pub fn sad_n(a: &[u8; 256], b: &[u8; 256], n: usize) -> u32 {
-    if n >= 16 {
+/// SAD of the top-left `NB`×`NB` samples of two 16-wide blocks.
+pub fn sad_n<const NB: usize>(a: &[u8; 256], b: &[u8; 256]) -> u32 {
+    if NB >= 16 {
         return sad16(a, b);
     }
     let mut s = 0u32;
-    for j in 0..n {
-        for (x, y) in a[j * 16..j * 16 + n]
-            .iter()
-            .zip(b[j * 16..j * 16 + n].iter())
-        {
-            s += (*x as i32 - *y as i32).unsigned_abs();
+    for (ra, rb) in a.chunks_exact(16).zip(b.chunks_exact(16)).take(NB) {
+        if let (Some(ra), Some(rb)) = (row_at::<NB>(ra, 0), row_at::<NB>(rb, 0)) {
+            s += sad_row(ra, rb);
         }
     }
     s
@@ -396,31 +471,28 @@ pub fn sad_n(a: &[u8; 256], b: &[u8; 256], n: usize) -> u32 {
 /// integer position (x, y), stopping early once `limit` is exceeded (the result is then
 /// > limit but not exact).
 fn sad_int<const NB: usize>(src: &[u8; 256], r: &RefPlane, x: i32, y: i32, limit: u32) -> u32 {
-    let n = NB;
-    let ni = n as i32;
+    let ni = NB as i32;
     let inside = x >= 0 && y >= 0 && x + ni <= r.width as i32 && y + ni <= r.height as i32;
     let data = r.plane.data;
     let stride = r.plane.stride;
     let mut s = 0u32;
     if inside {
-        for j in 0..n {
-            let base = (y as usize + j) * stride + x as usize;
-            let row = match data.get(base..base + n) {
-                Some(row) => row,
-                None => return u32::MAX,
+        let mut base = y as usize * stride + x as usize;
+        for a in src.chunks_exact(16).take(NB) {
+            let (Some(a), Some(b)) = (row_at::<NB>(a, 0), row_at::<NB>(data, base)) else {
+                return u32::MAX;
             };
-            for (a, b) in src[j * 16..j * 16 + n].iter().zip(row.iter()) {
-                s += (*a as i32 - *b as i32).unsigned_abs();
-            }
+            s += sad_row(a, b);
             if s > limit {
                 return s;
             }
+            base += stride;
         }
         s
     } else {
         let mut blk = [0u8; 256];
         fetch16(r, x, y, &mut blk);
-        sad_n(src, &blk, n)
+        sad_n::<NB>(src, &blk)
     }
 }
 
@@ -466,7 +538,6 @@ pub fn search<const NB: usize>(
     lambda: u32,
     pred: &mut [u8; 256],
 ) -> Motion {
-    let n = NB;
     let clamp_mv = |v: i32| v.clamp(-MV_LIMIT, MV_LIMIT);
     // Integer stage, in full samples.
     let mut best = [0i32; 2];
@@ -538,8 +609,7 @@ pub fn search<const NB: usize>(
                 if mc >= bcost {
                     continue;
                 }
-                planes.predict_n(q[0], q[1], n, pred);
-                let cost = sad_n(src, pred, n).saturating_add(mc);
+                let cost = planes.sad::<NB>(q[0], q[1], src).saturating_add(mc);
                 if cost < bcost {
                     bcost = cost;
                     bq = q;
@@ -547,7 +617,7 @@ pub fn search<const NB: usize>(
             }
         }
     }
-    planes.predict_n(bq[0], bq[1], n, pred);
+    planes.predict_n::<NB>(bq[0], bq[1], pred);
     Motion {
         mv: [(base[0] + bq[0]) as i16, (base[1] + bq[1]) as i16],
         cost: bcost,
