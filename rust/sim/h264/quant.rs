@@ -43,23 +43,44 @@ fn quant1(w: i32, mf: i32, f: i32, qbits: u32) -> i32 {
     }
 }
 
+/// [`QUANT_MF`] per raster position of a 4×4 block, for each qP % 6.
+const QUANT_MF16: [[i32; 16]; 6] = per_position(&QUANT_MF);
+/// [`DEQUANT_V`] per raster position of a 4×4 block, for each qP % 6.
+const DEQUANT_V16: [[i32; 16]; 6] = per_position(&DEQUANT_V);
+
+const fn per_position(t: &[[i32; 3]; 6]) -> [[i32; 16]; 6] {
+    let mut o = [[0; 16]; 6];
+    let mut m = 0;
+    while m < 6 {
+        let mut i = 0;
+        while i < 16 {
+            o[m][i] = t[m][POS_CLASS[i]];
+            i += 1;
+        }
+        m += 1;
+    }
+    o
+}
+
 /// Quantises a transformed 4×4 block (raster) in place; `skip_dc` leaves position 0 alone
 /// (Intra16x16 and chroma AC blocks code their DC separately). Returns the number of non-zero
-/// levels.
+/// levels. One straight loop over per-position factors, so that it vectorises.
 pub fn quant4(b: &mut [i32; 16], qp: u8, r: Rounding, skip_dc: bool) -> u32 {
     let q6 = (qp / 6) as u32;
-    let m = (qp % 6) as usize;
+    let Some(mf) = QUANT_MF16.get((qp % 6) as usize) else {
+        return 0;
+    };
     let qbits = 15 + q6;
     let f = offset(qbits, r);
+    let dc = b[0];
     let mut nz = 0;
-    for i in 0..16 {
-        if skip_dc && i == 0 {
-            continue;
-        }
-        let mf = QUANT_MF[m][POS_CLASS[i]];
-        let l = quant1(b[i], mf, f, qbits);
-        b[i] = l;
-        nz += (l != 0) as u32;
+    for (v, &m) in b.iter_mut().zip(mf.iter()) {
+        *v = quant1(*v, m, f, qbits);
+        nz += (*v != 0) as u32;
+    }
+    if skip_dc {
+        nz -= (b[0] != 0) as u32;
+        b[0] = dc;
     }
     nz
 }
@@ -83,12 +104,15 @@ pub fn quant_dc(b: &mut [i32], qp: u8, r: Rounding) -> u32 {
 /// flat scaling matrices. `skip_dc` leaves position 0 alone.
 pub fn dequant4(b: &mut [i32; 16], qp: u8, skip_dc: bool) {
     let q6 = (qp / 6) as u32;
-    let m = (qp % 6) as usize;
-    for i in 0..16 {
-        if skip_dc && i == 0 {
-            continue;
-        }
-        b[i] = (b[i] * DEQUANT_V[m][POS_CLASS[i]]) << q6;
+    let Some(v) = DEQUANT_V16.get((qp % 6) as usize) else {
+        return;
+    };
+    let dc = b[0];
+    for (c, &v) in b.iter_mut().zip(v.iter()) {
+        *c = (*c * v) << q6;
+    }
+    if skip_dc {
+        b[0] = dc;
     }
 }
 
