@@ -42,6 +42,9 @@ enum Pl {
     J,
 }
 
+/// A plane and the (dx, dy) offset of the sample it contributes, relative to G.
+type Tap = (Pl, usize, usize);
+
 #[inline(always)]
 fn tap6(a: i32, b: i32, c: i32, d: i32, e: i32, f: i32) -> i32 {
     a - 5 * (b + e) + 20 * (c + d) + f
@@ -220,7 +223,7 @@ impl SubpelPlanes {
 
     /// The plane samples a quarter-sample position reads: one (plane, dx, dy) relative to
     /// the integer sample G, or two whose rounded average it is (8.4.2.2.1).
-    fn taps(fx: i32, fy: i32) -> ((Pl, usize, usize), Option<(Pl, usize, usize)>) {
+    fn taps(fx: i32, fy: i32) -> (Tap, Option<Tap>) {
         use Pl::*;
         match (fx & 3, fy & 3) {
             (0, 0) => ((F, 0, 0), None),
@@ -365,43 +368,38 @@ pub fn mc_chroma(r: &RefPlane, cx: i32, cy: i32, mv: [i16; 2], u: &mut [u8; 64],
     let hmax = r.height as i32 - 1;
     let data = r.plane.data;
     let stride = r.plane.stride;
-    // 9×9 clamped window per component.
-    let mut wu = [[0i32; 9]; 9];
-    let mut wv = [[0i32; 9]; 9];
+    // 9×9 clamped window, Cb and Cr still interleaved: both use the same weights, so the
+    // filter runs on 16 interleaved outputs per row in 16-bit lanes (≤ 64·255).
+    let mut win = [[0u8; 18]; 9];
     let inside = xi >= 0 && yi >= 0 && xi + 9 <= wmax + 1 && yi + 9 <= hmax + 1;
-    for y in 0..9 {
+    for (y, w) in win.iter_mut().enumerate() {
         let yy = (yi + y as i32).clamp(0, hmax) as usize * stride;
         if inside {
-            let o = yy + xi as usize * 2;
-            if let Some(row) = data.get(o..o + 18) {
-                for x in 0..9 {
-                    wu[y][x] = row[2 * x] as i32;
-                    wv[y][x] = row[2 * x + 1] as i32;
-                }
+            if let Some(row) = row_at::<18>(data, yy + xi as usize * 2) {
+                *w = *row;
                 continue;
             }
         }
-        for x in 0..9 {
+        for (x, pair) in w.chunks_exact_mut(2).enumerate() {
             let xx = (xi + x as i32).clamp(0, wmax) as usize * 2;
-            wu[y][x] = data.get(yy + xx).copied().unwrap_or(0) as i32;
-            wv[y][x] = data.get(yy + xx + 1).copied().unwrap_or(0) as i32;
+            pair[0] = data.get(yy + xx).copied().unwrap_or(0);
+            pair[1] = data.get(yy + xx + 1).copied().unwrap_or(0);
         }
     }
     let (c00, c10, c01, c11) = ((8 - fx) * (8 - fy), fx * (8 - fy), (8 - fx) * fy, fx * fy);
+    let (c00, c10, c01, c11) = (c00 as u16, c10 as u16, c01 as u16, c11 as u16);
     for y in 0..8 {
+        let (r0, r1) = (&win[y], &win[y + 1]);
+        let mut o = [0u8; 16];
+        for k in 0..16 {
+            let w = |v: u8| v as u16;
+            o[k] =
+                ((c00 * w(r0[k]) + c10 * w(r0[k + 2]) + c01 * w(r1[k]) + c11 * w(r1[k + 2]) + 32)
+                    >> 6) as u8;
+        }
         for x in 0..8 {
-            u[y * 8 + x] = ((c00 * wu[y][x]
-                + c10 * wu[y][x + 1]
-                + c01 * wu[y + 1][x]
-                + c11 * wu[y + 1][x + 1]
-                + 32)
-                >> 6) as u8;
-            v[y * 8 + x] = ((c00 * wv[y][x]
-                + c10 * wv[y][x + 1]
-                + c01 * wv[y + 1][x]
-                + c11 * wv[y + 1][x + 1]
-                + 32)
-                >> 6) as u8;
+            u[y * 8 + x] = o[2 * x];
+            v[y * 8 + x] = o[2 * x + 1];
         }
     }
 }

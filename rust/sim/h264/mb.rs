@@ -581,8 +581,23 @@ fn best_chroma_mode(src: &Src, eu: &Edge, ev: &Edge) -> u8 {
     best.1
 }
 
-/// Best Intra16x16 mode and its cost (SATD + λ·bits estimate).
-fn best_i16(src: &Src, e: &Edge, lambda: u32) -> (u32, u8) {
+/// SATD of two 16×16 blocks; stops (returning a value ≥ `limit`) once `limit` is reached.
+fn satd16_lim(s: &[u8; 256], p: &[u8; 256], limit: u32) -> u32 {
+    let mut t = 0;
+    for by in 0..4 {
+        for bx in 0..4 {
+            t += satd4(&diff4::<16, 256>(s, p, bx, by));
+        }
+        if t >= limit {
+            return t;
+        }
+    }
+    t
+}
+
+/// Best Intra16x16 mode and its cost (SATD + λ·bits estimate); (u32::MAX, DC) when no mode
+/// costs less than `thr` (modes are abandoned as soon as they cannot win).
+fn best_i16(src: &Src, e: &Edge, lambda: u32, thr: u32) -> (u32, u8) {
     let mut best = (u32::MAX, intra::I16_DC);
     let mut p = [0u8; 256];
     for m in 0..4u8 {
@@ -590,8 +605,10 @@ fn best_i16(src: &Src, e: &Edge, lambda: u32) -> (u32, u8) {
             continue;
         }
         intra::pred16(m, e, &mut p);
-        let c = satd16(&src.y, &p) + lambda * 4;
-        if c < best.0 {
+        // A mode is taken only if its cost is below both the best so far and `thr`.
+        let limit = best.0.min(thr).saturating_sub(lambda * 4);
+        let c = satd16_lim(&src.y, &p, limit) + lambda * 4;
+        if c < best.0 && c < thr {
             best = (c, m);
         }
     }
@@ -752,8 +769,9 @@ fn code_intra(
     inter_cost: u32,
 ) -> Option<MbInfo> {
     let e = edge16(rec, mx, my);
-    let (c16, m16) = best_i16(src, &e, ctx.lambda);
-    if c16 >= inter_cost.saturating_add(inter_cost / 4) {
+    let thr = inter_cost.saturating_add(inter_cost / 4);
+    let (c16, m16) = best_i16(src, &e, ctx.lambda, thr);
+    if c16 >= thr {
         return None;
     }
     let mut cur = MbInfo::default();
