@@ -20,6 +20,10 @@ pub struct RefPlane<'a> {
 const W: usize = 24;
 const N: usize = 19;
 
+/// One row of the window or of a half-sample plane (only the first [`N`] samples are used
+/// in the half-sample planes; the common width lets one code path read any plane).
+type Row = [u8; W];
+
 /// The clamped reference window and the half-sample planes around a 16×16 block, covering
 /// offsets −1..=17 in both directions from the block's integer origin (the window has two
 /// more rows and columns on the top/left and three on the bottom/right for the 6-tap filter).
@@ -27,10 +31,10 @@ const N: usize = 19;
 /// of these samples or the average of two (8.4.2.2.1).
 pub struct SubpelPlanes {
     /// Full samples: window sample (x, y) is plane offset (x − 3, y − 3) from the origin.
-    win: [[u8; W]; W],
-    b: [[u8; N]; N],
-    h: [[u8; N]; N],
-    j: [[u8; N]; N],
+    win: [Row; W],
+    b: [Row; N],
+    h: [Row; N],
+    j: [Row; N],
 }
 
 /// Which plane a quarter-sample position reads (see [`SubpelPlanes::predict`]).
@@ -45,21 +49,28 @@ enum Pl {
 /// A plane and the (dx, dy) offset of the sample it contributes, relative to G.
 type Tap = (Pl, usize, usize);
 
-#[inline(always)]
-fn tap6(a: i32, b: i32, c: i32, d: i32, e: i32, f: i32) -> i32 {
-    a - 5 * (b + e) + 20 * (c + d) + f
-}
-
-/// The 6-tap filter on u8 samples in 16-bit arithmetic (|result| ≤ 10710).
+/// The 6-tap filter on u8 samples in 16-bit arithmetic (−2550 ≤ result ≤ 10710).
 #[inline(always)]
 fn tap6s(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8) -> i16 {
     let w = |v: u8| v as i16;
     w(a) + w(f) - 5 * (w(b) + w(e)) + 20 * (w(c) + w(d))
 }
 
+/// The centre sample j from six vertically adjacent horizontal intermediates b1 (8.4.2.2.1,
+/// clip((Σ + 512) >> 10) with Σ = A − 5·B + 20·C), exactly, in 16-bit arithmetic: with
+/// −2550 ≤ b1 ≤ 10710 no step leaves i16, and nested floor divisions by positive integers
+/// compose (⌊⌊x/a⌋/b⌋ = ⌊x/ab⌋), so ⌊(⌊(A−B)/4⌋ + C − B)/4⌋ + C = ⌊Σ/16⌋. The middle sum
+/// could reach ±33150, so it is halved as ⌊(p+q)/2⌋ = (p>>1) + (q>>1) + (p&q&1) first.
 #[inline(always)]
-fn clip(v: i32) -> u8 {
-    v.clamp(0, 255) as u8
+fn tap6j(q0: i16, q1: i16, q2: i16, q3: i16, q4: i16, q5: i16) -> u8 {
+    let a = q0 + q5;
+    let b = q1 + q4;
+    let c = q2 + q3;
+    let t1 = (a - b) >> 2;
+    let d = c - b;
+    let half = (t1 >> 1) + (d >> 1) + (t1 & d & 1);
+    let t3 = (half >> 1) + c;
+    clip16((t3 + 32) >> 6)
 }
 
 #[inline(always)]
@@ -73,7 +84,7 @@ fn avg(x: u8, y: u8) -> u8 {
     ((x as u16 + y as u16 + 1) >> 1) as u8
 }
 
-/// A fixed-size view of `n` samples of `row` from `off` (None when out of range).
+/// A fixed-size view of `L` samples of `row` from `off` (None when out of range).
 #[inline(always)]
 fn row_at<const L: usize>(row: &[u8], off: usize) -> Option<&[u8; L]> {
     row.get(off..off + L)?.try_into().ok()
@@ -89,6 +100,93 @@ fn sad_row<const L: usize>(a: &[u8; L], b: &[u8; L]) -> u32 {
     s
 }
 
+/// Reads `L` samples of picture row `y` from column `x` into `out`, clamping coordinates to
+/// the `width`×`height` picture (8.4.2.2): the part inside is copied, the rest repeats the
+/// edge samples.
+#[inline(always)]
+fn clamped_row<const L: usize>(r: &RefPlane, x: i32, y: i32, out: &mut [u8; L]) {
+    let (w, h) = (r.width as i32, r.height as i32);
+    let yy = y.min(h - 1).max(0) as usize;
+    let prow = yy
+        .checked_mul(r.plane.stride)
+        .and_then(|o| r.plane.data.get(o..o.checked_add(r.width)?));
+    let Some(prow) = prow else {
+        *out = [0; L];
+        return;
+    };
+    if x >= 0 && x + L as i32 <= w {
+        if let Some(src) = row_at::<L>(prow, x as usize) {
+            *out = *src;
+            return;
+        }
+    }
+    let first = prow.first().copied().unwrap_or(0);
+    let last = prow.last().copied().unwrap_or(0);
+    // Samples left of the picture, inside it, and right of it.
+    let left = (-x).min(L as i32).max(0) as usize;
+    let mid = ((x + L as i32).min(w) - x.max(0))
+        .min(L as i32 - left as i32)
+        .max(0) as usize;
+    let start = x.max(0) as usize;
+    if let Some(l) = out.get_mut(..left) {
+        l.fill(first);
+    }
+    if let (Some(m), Some(src)) = (out.get_mut(left..left + mid), prow.get(start..start + mid)) {
+        m.copy_from_slice(src);
+    }
+    if let Some(rgt) = out.get_mut(left + mid..) {
+        rgt.fill(last);
+    }
+}
+
+/// Six-tap filter down the window columns `OFF`..`OFF + 16` of six rows.
+#[inline(always)]
+fn vtap16<const OFF: usize>(r: [&Row; 6]) -> [i16; 16] {
+    let mut o = [0i16; 16];
+    for k in 0..16 {
+        let i = OFF + k;
+        o[k] = tap6s(r[0][i], r[1][i], r[2][i], r[3][i], r[4][i], r[5][i]);
+    }
+    o
+}
+
+/// Six-tap filter along a window row for outputs `OFF`..`OFF + 16` (output x uses window
+/// samples x..x+6).
+#[inline(always)]
+fn htap16<const OFF: usize>(row: &Row) -> [i16; 16] {
+    let mut o = [0i16; 16];
+    for k in 0..16 {
+        let i = OFF + k;
+        o[k] = tap6s(
+            row[i],
+            row[i + 1],
+            row[i + 2],
+            row[i + 3],
+            row[i + 4],
+            row[i + 5],
+        );
+    }
+    o
+}
+
+/// Stores 16 rounded half-sample values ((v + 16) >> 5, clipped) at `OFF`.
+#[inline(always)]
+fn store_half<const OFF: usize>(o: &mut Row, v: &[i16; 16]) {
+    for k in 0..16 {
+        o[OFF + k] = clip16((v[k] + 16) >> 5);
+    }
+}
+
+/// Six-tap filter down six rows of horizontal intermediates for the j samples `OFF`..
+/// `OFF + 16`, stored into `o`.
+#[inline(always)]
+fn jtap16<const OFF: usize>(q: [&[i16; N]; 6], o: &mut Row) {
+    for k in 0..16 {
+        let i = OFF + k;
+        o[i] = tap6j(q[0][i], q[1][i], q[2][i], q[3][i], q[4][i], q[5][i]);
+    }
+}
+
 impl Default for SubpelPlanes {
     fn default() -> Self {
         Self::new()
@@ -100,9 +198,9 @@ impl SubpelPlanes {
     pub const fn new() -> Self {
         SubpelPlanes {
             win: [[0; W]; W],
-            b: [[0; N]; N],
-            h: [[0; N]; N],
-            j: [[0; N]; N],
+            b: [[0; W]; N],
+            h: [[0; W]; N],
+            j: [[0; W]; N],
         }
     }
 
@@ -117,8 +215,9 @@ impl SubpelPlanes {
     /// Fills the full-sample window and the half-sample planes asked for (the others keep
     /// their old content): motion compensation at one position needs at most two of them. In
     /// place and with a 6-row ring of intermediates, because this runs in kernel context on
-    /// 32-bit ARM with an 8 KiB stack. The loops have constant bounds over fixed-size rows so
-    /// that they compile without bounds checks and vectorise.
+    /// 32-bit ARM with an 8 KiB stack. Each row of 19 outputs is computed as two overlapping
+    /// runs of 16 (0..16 and 3..19) with constant bounds, so that everything vectorises in
+    /// 16-bit lanes without bounds checks or scalar tails.
     #[inline(never)]
     pub fn fill(
         &mut self,
@@ -129,92 +228,51 @@ impl SubpelPlanes {
         want_h: bool,
         want_j: bool,
     ) {
-        let wmax = r.width as i32 - 1;
-        let hmax = r.height as i32 - 1;
-        let data = r.plane.data;
-        let stride = r.plane.stride;
-        let inside = x0 - 3 >= 0
-            && y0 - 3 >= 0
-            && x0 - 3 + W as i32 <= wmax + 1
-            && y0 - 3 + W as i32 <= hmax + 1;
         for (wy, row) in self.win.iter_mut().enumerate() {
-            let yy = (y0 - 3 + wy as i32).clamp(0, hmax) as usize;
-            let base = yy * stride;
-            if inside {
-                if let Some(src) = row_at::<W>(data, base + (x0 - 3) as usize) {
-                    *row = *src;
-                    continue;
-                }
-            }
-            for (wx, d) in row.iter_mut().enumerate() {
-                let xx = (x0 - 3 + wx as i32).clamp(0, wmax) as usize;
-                *d = data.get(base + xx).copied().unwrap_or(0);
-            }
+            clamped_row(r, x0 - 3, y0 - 3 + wy as i32, row);
         }
         let win = &self.win;
         if want_h {
             // Plane row y (offset y − 1) is window rows y..y+6, columns x + 2.
             for (y, o) in self.h.iter_mut().enumerate() {
-                let (r0, r1, r2) = (&win[y], &win[y + 1], &win[y + 2]);
-                let (r3, r4, r5) = (&win[y + 3], &win[y + 4], &win[y + 5]);
-                for x in 0..N {
-                    let t = tap6s(
-                        r0[x + 2],
-                        r1[x + 2],
-                        r2[x + 2],
-                        r3[x + 2],
-                        r4[x + 2],
-                        r5[x + 2],
-                    );
-                    o[x] = clip16((t + 16) >> 5);
-                }
+                let rows = [
+                    &win[y],
+                    &win[y + 1],
+                    &win[y + 2],
+                    &win[y + 3],
+                    &win[y + 4],
+                    &win[y + 5],
+                ];
+                store_half::<0>(o, &vtap16::<2>(rows));
+                store_half::<3>(o, &vtap16::<5>(rows));
             }
         }
         if want_b || want_j {
-            // Horizontal intermediates b1 (|b1| ≤ 10710 fits i16) of window rows, at offsets
-            // x−1; window row r is plane row r−2 for b and feeds plane row r−5 of j.
+            // Horizontal intermediates b1 of window rows, at offsets x−1; window row r is
+            // plane row r−2 for b and feeds plane row r−5 of j.
             let mut ring = [[0i16; N]; 6];
             let rows = if want_j { 0..W } else { 2..N + 2 };
             for r in rows {
                 let row = &win[r];
-                let slot = r % 6;
-                let mut t = [0i16; N];
-                for x in 0..N {
-                    t[x] = tap6s(
-                        row[x],
-                        row[x + 1],
-                        row[x + 2],
-                        row[x + 3],
-                        row[x + 4],
-                        row[x + 5],
-                    );
-                }
-                if let Some(s) = ring.get_mut(slot) {
-                    *s = t;
-                }
+                let lo = htap16::<0>(row);
+                let hi = htap16::<3>(row);
                 if want_b {
                     if let Some(o) = self.b.get_mut(r.wrapping_sub(2)) {
-                        for x in 0..N {
-                            o[x] = clip16((t[x] + 16) >> 5);
-                        }
+                        store_half::<0>(o, &lo);
+                        store_half::<3>(o, &hi);
                     }
+                }
+                if let Some(t) = ring.get_mut(r % 6) {
+                    t[..16].copy_from_slice(&lo);
+                    t[3..].copy_from_slice(&hi);
                 }
                 if want_j && r >= 5 {
                     if let Some(o) = self.j.get_mut(r - 5) {
                         // Rows r−5..=r of the window are in slots (r+1..=r+6) % 6.
                         let q = |k: usize| &ring[(r + 1 + k) % 6];
-                        let (q0, q1, q2, q3, q4, q5) = (q(0), q(1), q(2), q(3), q(4), q(5));
-                        for x in 0..N {
-                            let t = tap6(
-                                q0[x] as i32,
-                                q1[x] as i32,
-                                q2[x] as i32,
-                                q3[x] as i32,
-                                q4[x] as i32,
-                                q5[x] as i32,
-                            );
-                            o[x] = clip((t + 512) >> 10);
-                        }
+                        let q = [q(0), q(1), q(2), q(3), q(4), q(5)];
+                        jtap16::<0>(q, o);
+                        jtap16::<3>(q, o);
                     }
                 }
             }
@@ -245,15 +303,17 @@ impl SubpelPlanes {
         }
     }
 
-    /// `L` samples of plane row `y` from column `x` (plane coordinates: offset − 1).
+    /// The rows of a plane from plane row `y`, and the column of plane column 0 (plane
+    /// coordinates are offsets + 1 from the origin).
     #[inline(always)]
-    fn row<const L: usize>(&self, pl: Pl, x: usize, y: usize) -> Option<&[u8; L]> {
-        match pl {
-            Pl::F => row_at(self.win.get(y + 2)?, x + 2),
-            Pl::B => row_at(self.b.get(y)?, x),
-            Pl::H => row_at(self.h.get(y)?, x),
-            Pl::J => row_at(self.j.get(y)?, x),
-        }
+    fn plane(&self, pl: Pl, y: usize) -> (&[Row], usize) {
+        let (rows, x0): (&[Row], usize) = match pl {
+            Pl::F => (self.win.get(2..).unwrap_or(&[]), 2),
+            Pl::B => (&self.b, 0),
+            Pl::H => (&self.h, 0),
+            Pl::J => (&self.j, 0),
+        };
+        (rows.get(y..).unwrap_or(&[]), x0)
     }
 
     /// Visits the `NB`×`NB` prediction displaced by (qx, qy) quarter samples (clamped to
@@ -266,21 +326,27 @@ impl SubpelPlanes {
         let ox = (1 + (qx >> 2)) as usize;
         let oy = (1 + (qy >> 2)) as usize;
         let (a, b) = Self::taps(qx, qy);
-        for j in 0..NB {
-            let Some(ra) = self.row::<NB>(a.0, ox + a.1, oy + j + a.2) else {
-                return;
-            };
-            match b {
-                None => f(j, ra),
-                Some((pb, dx, dy)) => {
-                    let Some(rb) = self.row::<NB>(pb, ox + dx, oy + j + dy) else {
-                        return;
-                    };
-                    let mut o = [0u8; NB];
-                    for ((o, &x), &y) in o.iter_mut().zip(ra.iter()).zip(rb.iter()) {
-                        *o = avg(x, y);
+        let (pa, xa) = self.plane(a.0, oy + a.2);
+        let xa = xa + ox + a.1;
+        match b {
+            None => {
+                for (j, ra) in pa.iter().take(NB).enumerate() {
+                    if let Some(ra) = row_at::<NB>(ra, xa) {
+                        f(j, ra);
                     }
-                    f(j, &o)
+                }
+            }
+            Some((pb, dx, dy)) => {
+                let (pb, xb) = self.plane(pb, oy + dy);
+                let xb = xb + ox + dx;
+                for (j, (ra, rb)) in pa.iter().zip(pb.iter()).take(NB).enumerate() {
+                    if let (Some(ra), Some(rb)) = (row_at::<NB>(ra, xa), row_at::<NB>(rb, xb)) {
+                        let mut o = [0u8; NB];
+                        for ((o, &x), &y) in o.iter_mut().zip(ra.iter()).zip(rb.iter()) {
+                            *o = avg(x, y);
+                        }
+                        f(j, &o)
+                    }
                 }
             }
         }
@@ -305,11 +371,11 @@ impl SubpelPlanes {
     /// (qx, qy), without storing it.
     pub fn sad<const NB: usize>(&self, qx: i32, qy: i32, src: &[u8; 256]) -> u32 {
         let mut s = 0u32;
-        self.rows::<NB>(qx, qy, |j, r| {
-            s += match row_at::<NB>(src, j * 16) {
-                Some(a) => sad_row(a, r),
-                None => u32::MAX / 1024,
-            };
+        let mut rows = src.chunks_exact(16);
+        self.rows::<NB>(qx, qy, |_, r| {
+            if let Some(a) = rows.next().and_then(|a| row_at::<NB>(a, 0)) {
+                s += sad_row(a, r);
+            }
         });
         s
     }
@@ -317,23 +383,9 @@ impl SubpelPlanes {
 
 /// Copies the 16×16 block at integer position (x, y), clamping coordinates to the picture.
 pub fn fetch16(r: &RefPlane, x: i32, y: i32, out: &mut [u8; 256]) {
-    let data = r.plane.data;
-    let stride = r.plane.stride;
-    let wmax = r.width as i32 - 1;
-    let hmax = r.height as i32 - 1;
-    let inside = x >= 0 && y >= 0 && x + 16 <= wmax + 1;
     for (j, orow) in out.chunks_exact_mut(16).enumerate() {
-        let yy = (y + j as i32).clamp(0, hmax) as usize * stride;
-        if inside {
-            let o = yy + x as usize;
-            if let Some(src) = data.get(o..o + 16) {
-                orow.copy_from_slice(src);
-                continue;
-            }
-        }
-        for (i, o) in orow.iter_mut().enumerate() {
-            let xx = (x + i as i32).clamp(0, wmax) as usize;
-            *o = data.get(yy + xx).copied().unwrap_or(0);
+        if let Ok(orow) = <&mut [u8; 16]>::try_from(orow) {
+            clamped_row(r, x, y + j as i32, orow);
         }
     }
 }
@@ -646,6 +698,71 @@ mod tests {
             skip_mv(Some((0, [8, 4])), Some((0, [8, 8])), Some((0, [8, 8]))),
             [8, 8]
         );
+    }
+
+    /// The planes (vectorised, 16-bit j) equal the 6-tap formulas of 8.4.2.2.1 evaluated
+    /// directly, with edge clamping, on noise and on worst-case 0/255 patterns.
+    #[test]
+    fn subpel_planes_match_the_formulas() {
+        let mut rng = crate::h264::testutil::Rng::new(11);
+        let (w, h) = (40usize, 36usize);
+        for round in 0..60 {
+            let data: std::vec::Vec<u8> = (0..w * h)
+                .map(|_| match round % 3 {
+                    0 => rng.range(0, 255) as u8,
+                    _ => {
+                        if rng.bool() {
+                            255
+                        } else {
+                            0
+                        }
+                    }
+                })
+                .collect();
+            let plane = Plane {
+                data: &data,
+                stride: w,
+            };
+            let r = RefPlane {
+                plane: &plane,
+                width: w,
+                height: h,
+            };
+            let x0 = rng.range(-24, w as i64 + 8) as i32;
+            let y0 = rng.range(-24, h as i64 + 8) as i32;
+            let p = SubpelPlanes::build(&r, x0, y0);
+            let at = |x: i32, y: i32| {
+                let (x, y) = (x.clamp(0, w as i32 - 1), y.clamp(0, h as i32 - 1));
+                data[y as usize * w + x as usize] as i32
+            };
+            let t6 = |v: [i32; 6]| v[0] - 5 * v[1] + 20 * v[2] + 20 * v[3] - 5 * v[4] + v[5];
+            let b1 = |x: i32, y: i32| t6(core::array::from_fn(|k| at(x - 2 + k as i32, y)));
+            let h1 = |x: i32, y: i32| t6(core::array::from_fn(|k| at(x, y - 2 + k as i32)));
+            let clip = |v: i32| v.clamp(0, 255) as u8;
+            for py in 0..N {
+                for px in 0..N {
+                    let (x, y) = (x0 + px as i32 - 1, y0 + py as i32 - 1);
+                    assert_eq!(p.win[py + 2][px + 2], at(x, y) as u8);
+                    assert_eq!(p.b[py][px], clip((b1(x, y) + 16) >> 5), "b {px} {py}");
+                    assert_eq!(p.h[py][px], clip((h1(x, y) + 16) >> 5), "h {px} {py}");
+                    let j1 = t6(core::array::from_fn(|k| b1(x, y - 2 + k as i32)));
+                    assert_eq!(p.j[py][px], clip((j1 + 512) >> 10), "j {px} {py}");
+                }
+            }
+        }
+    }
+
+    /// The 16-bit j filter equals the 32-bit formula at the extremes of the b1 range.
+    #[test]
+    fn tap6j_is_exact() {
+        const V: [i16; 9] = [-2550, -2549, -1000, -1, 0, 1, 5000, 10709, 10710];
+        for i in 0..V.len().pow(6) {
+            let q: [i16; 6] = core::array::from_fn(|k| V[i / V.len().pow(k as u32) % V.len()]);
+            let w = |k: usize| q[k] as i32;
+            let t = w(0) - 5 * w(1) + 20 * w(2) + 20 * w(3) - 5 * w(4) + w(5);
+            let want = ((t + 512) >> 10).clamp(0, 255) as u8;
+            assert_eq!(tap6j(q[0], q[1], q[2], q[3], q[4], q[5]), want, "{q:?}");
+        }
     }
 
     #[test]
