@@ -420,38 +420,40 @@ pub fn mc_chroma(r: &RefPlane, cx: i32, cy: i32, mv: [i16; 2], u: &mut [u8; 64],
     let hmax = r.height as i32 - 1;
     let data = r.plane.data;
     let stride = r.plane.stride;
-    // 9×9 clamped window, Cb and Cr still interleaved: both use the same weights, so the
-    // filter runs on 16 interleaved outputs per row in 16-bit lanes (≤ 64·255).
-    let mut win = [[0u8; 18]; 9];
+    // 9×9 clamped window of CbCr pairs as 16-bit words (Cb in the low byte): each component
+    // is a mask or shift away, and the filter (≤ 64·255) runs in 16-bit lanes.
+    let mut win = [[0u16; 9]; 9];
     let inside = xi >= 0 && yi >= 0 && xi + 9 <= wmax + 1 && yi + 9 <= hmax + 1;
     for (y, w) in win.iter_mut().enumerate() {
-        let yy = (yi + y as i32).clamp(0, hmax) as usize * stride;
+        let yy = (yi + y as i32).min(hmax).max(0) as usize * stride;
         if inside {
             if let Some(row) = row_at::<18>(data, yy + xi as usize * 2) {
-                *w = *row;
+                for (w, pair) in w.iter_mut().zip(row.chunks_exact(2)) {
+                    *w = u16::from_le_bytes([pair[0], pair[1]]);
+                }
                 continue;
             }
         }
-        for (x, pair) in w.chunks_exact_mut(2).enumerate() {
-            let xx = (xi + x as i32).clamp(0, wmax) as usize * 2;
-            pair[0] = data.get(yy + xx).copied().unwrap_or(0);
-            pair[1] = data.get(yy + xx + 1).copied().unwrap_or(0);
+        for (x, w) in w.iter_mut().enumerate() {
+            let xx = (xi + x as i32).min(wmax).max(0) as usize * 2;
+            let cb = data.get(yy + xx).copied().unwrap_or(0);
+            let cr = data.get(yy + xx + 1).copied().unwrap_or(0);
+            *w = u16::from_le_bytes([cb, cr]);
         }
     }
     let (c00, c10, c01, c11) = ((8 - fx) * (8 - fy), fx * (8 - fy), (8 - fx) * fy, fx * fy);
     let (c00, c10, c01, c11) = (c00 as u16, c10 as u16, c01 as u16, c11 as u16);
-    for y in 0..8 {
+    let rows = u.chunks_exact_mut(8).zip(v.chunks_exact_mut(8));
+    for (y, (uo, vo)) in rows.enumerate().take(8) {
         let (r0, r1) = (&win[y], &win[y + 1]);
-        let mut o = [0u8; 16];
-        for k in 0..16 {
-            let w = |v: u8| v as u16;
-            o[k] =
-                ((c00 * w(r0[k]) + c10 * w(r0[k + 2]) + c01 * w(r1[k]) + c11 * w(r1[k + 2]) + 32)
-                    >> 6) as u8;
-        }
         for x in 0..8 {
-            u[y * 8 + x] = o[2 * x];
-            v[y * 8 + x] = o[2 * x + 1];
+            let f = |a: u16, b: u16, c: u16, d: u16| {
+                ((c00 * a + c10 * b + c01 * c + c11 * d + 32) >> 6) as u8
+            };
+            let lo = |w: u16| w & 0xff;
+            let hi = |w: u16| w >> 8;
+            uo[x] = f(lo(r0[x]), lo(r0[x + 1]), lo(r1[x]), lo(r1[x + 1]));
+            vo[x] = f(hi(r0[x]), hi(r0[x + 1]), hi(r1[x]), hi(r1[x + 1]));
         }
     }
 }
