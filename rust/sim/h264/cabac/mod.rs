@@ -91,7 +91,18 @@ impl Engine {
         Ok(())
     }
 
+    /// RenormE (9.3.4.3). Most bins (MPS in a wide interval) need none: that test is inlined
+    /// into every caller, the loop is not.
+    #[inline(always)]
     fn renorm<S: BitSink>(&mut self, out: &mut S) -> Result<(), BitError> {
+        if self.range >= 256 {
+            return Ok(());
+        }
+        self.renorm_loop(out)
+    }
+
+    #[inline(never)]
+    fn renorm_loop<S: BitSink>(&mut self, out: &mut S) -> Result<(), BitError> {
         while self.range < 256 {
             if self.low < 256 {
                 self.put_bit(out, 0)?;
