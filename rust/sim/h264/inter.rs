@@ -397,14 +397,69 @@ pub fn mc_luma(r: &RefPlane, bx: i32, by: i32, mv: [i16; 2], out: &mut [u8; 256]
     if mx & 3 == 0 && my & 3 == 0 {
         return fetch16(r, bx + (mx >> 2), by + (my >> 2), out);
     }
-    let (fx, fy) = (mx & 3, my & 3);
-    // Which half-sample planes this position averages (see `predict`).
-    let want_b = fx != 0 && fy != 2;
-    let want_h = fy != 0 && fx != 2;
-    let want_j = fx == 2 && fy != 0 || fy == 2 && fx != 0;
-    let mut p = SubpelPlanes::new();
-    p.fill(r, bx + (mx >> 2), by + (my >> 2), want_b, want_h, want_j);
-    p.predict(fx, fy, out);
+    let (x0, y0) = (bx + (mx >> 2), by + (my >> 2));
+    let mut win = [[0u8; W]; W];
+    for (wy, row) in win.iter_mut().enumerate() {
+        clamped_row(r, x0 - 3, y0 - 3 + wy as i32, row);
+    }
+    let (a, b) = SubpelPlanes::taps(mx, my);
+    // Horizontal intermediates of window rows 1..22 at the block's columns, for j only.
+    let mut hrows = [[0i16; 16]; 22];
+    if matches!(a.0, Pl::J) || matches!(b, Some((Pl::J, _, _))) {
+        for (h, row) in hrows.iter_mut().zip(win.iter().skip(1)) {
+            *h = htap16::<1>(row);
+        }
+    }
+    for (y, orow) in out.chunks_exact_mut(16).enumerate() {
+        let ra = mc_row(&win, &hrows, a, y);
+        match b {
+            None => orow.copy_from_slice(&ra),
+            Some(t) => {
+                let rb = mc_row(&win, &hrows, t, y);
+                for ((o, &x), &y) in orow.iter_mut().zip(ra.iter()).zip(rb.iter()) {
+                    *o = avg(x, y);
+                }
+            }
+        }
+    }
+}
+
+/// Row `y` of the 16×16 block of one plane sample of [`SubpelPlanes::taps`] for a block
+/// whose integer sample G is window sample (3, 3), computed straight from the window
+/// (`hrows`: horizontal intermediates of window rows 1.., needed for j only).
+#[inline(always)]
+fn mc_row(win: &[Row; W], hrows: &[[i16; 16]; 22], t: Tap, y: usize) -> [u8; 16] {
+    let (pl, dx, dy) = t;
+    let y = (y + dy).min(16);
+    let half = |v: [i16; 16]| v.map(|v| clip16((v + 16) >> 5));
+    let six = |r: usize| {
+        [
+            &win[r],
+            &win[r + 1],
+            &win[r + 2],
+            &win[r + 3],
+            &win[r + 4],
+            &win[r + 5],
+        ]
+    };
+    match (pl, dx) {
+        (Pl::F, 0) => row_at::<16>(&win[3 + y], 3).copied().unwrap_or([0; 16]),
+        (Pl::F, _) => row_at::<16>(&win[3 + y], 4).copied().unwrap_or([0; 16]),
+        (Pl::B, _) => half(htap16::<1>(&win[3 + y])),
+        (Pl::H, 0) => half(vtap16::<3>(six(1 + y))),
+        (Pl::H, _) => half(vtap16::<4>(six(1 + y))),
+        (Pl::J, _) => {
+            let q = [
+                &hrows[y],
+                &hrows[y + 1],
+                &hrows[y + 2],
+                &hrows[y + 3],
+                &hrows[y + 4],
+                &hrows[y + 5],
+            ];
+            core::array::from_fn(|i| tap6j(q[0][i], q[1][i], q[2][i], q[3][i], q[4][i], q[5][i]))
+        }
+    }
 }
 
 /// Chroma motion compensation (4:2:0, interleaved UV) of the 8×8 blocks at chroma sample
@@ -764,6 +819,35 @@ mod tests {
             let t = w(0) - 5 * w(1) + 20 * w(2) + 20 * w(3) - 5 * w(4) + w(5);
             let want = ((t + 512) >> 10).clamp(0, 255) as u8;
             assert_eq!(tap6j(q[0], q[1], q[2], q[3], q[4], q[5]), want, "{q:?}");
+        }
+    }
+
+    /// The direct 16×16 motion compensation equals the prediction from the full planes at
+    /// every quarter-sample position, inside and across the picture edges.
+    #[test]
+    fn mc_luma_matches_planes() {
+        let mut rng = crate::h264::testutil::Rng::new(3);
+        let (w, h) = (48usize, 40usize);
+        let data: std::vec::Vec<u8> = (0..w * h).map(|_| rng.range(0, 255) as u8).collect();
+        let plane = Plane {
+            data: &data,
+            stride: w,
+        };
+        let r = RefPlane {
+            plane: &plane,
+            width: w,
+            height: h,
+        };
+        for _ in 0..200 {
+            let bx = rng.range(-20, w as i64 + 4) as i32;
+            let by = rng.range(-20, h as i64 + 4) as i32;
+            let mv = [rng.range(-40, 40) as i16, rng.range(-40, 40) as i16];
+            let mut a = [0u8; 256];
+            mc_luma(&r, bx, by, mv, &mut a);
+            let p = SubpelPlanes::build(&r, bx + (mv[0] as i32 >> 2), by + (mv[1] as i32 >> 2));
+            let mut b = [0u8; 256];
+            p.predict(mv[0] as i32 & 3, mv[1] as i32 & 3, &mut b);
+            assert_eq!(a, b, "{bx} {by} {mv:?}");
         }
     }
 
