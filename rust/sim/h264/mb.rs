@@ -360,6 +360,10 @@ fn code_chroma(
             fdct4(&mut d);
             dc[c][b] = d[0];
             nnz[c][b] = quant::quant4(&mut d, qpc, r, true) as u8;
+            if cbp_only && d.iter().skip(1).any(|v| v.unsigned_abs() > 1) {
+                // An AC level above 1 survives decimation (decimate_score 99).
+                return (2, nnz, 0);
+            }
             lev[c][b] = d;
         }
         super::transform::hadamard2(&mut dc[c]);
@@ -491,6 +495,10 @@ fn code_luma_inter(
         }
         fdct4(&mut d);
         nnz[b] = quant::quant4(&mut d, qp, Rounding::Inter, false) as u8;
+        if cbp_only && d.iter().any(|v| v.unsigned_abs() > 1) {
+            // A level above 1 survives decimation (decimate_score 99).
+            return (1 << quadrant(b & 3, b >> 2), nnz);
+        }
         lev[b] = d;
     }
     // Decimation per 8×8 and for the whole macroblock.
