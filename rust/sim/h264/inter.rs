@@ -78,10 +78,11 @@ fn clip16(v: i16) -> u8 {
     v.clamp(0, 255) as u8
 }
 
-/// Rounded average of two samples.
+/// Rounded average of two samples, (x + y + 1) >> 1, in 8-bit operations only (so that a
+/// SAD of averages still compiles to PSADBW instead of being widened to 16 bits).
 #[inline(always)]
 fn avg(x: u8, y: u8) -> u8 {
-    ((x as u16 + y as u16 + 1) >> 1) as u8
+    (x | y) - ((x ^ y) >> 1)
 }
 
 /// A fixed-size view of `L` samples of `row` from `off` (None when out of range).
