@@ -219,7 +219,6 @@ impl SubpelPlanes {
     /// 32-bit ARM with an 8 KiB stack. Each row of 19 outputs is computed as two overlapping
     /// runs of 16 (0..16 and 3..19) with constant bounds, so that everything vectorises in
     /// 16-bit lanes without bounds checks or scalar tails.
-    #[inline(never)]
     pub fn fill(
         &mut self,
         r: &RefPlane,
@@ -229,13 +228,31 @@ impl SubpelPlanes {
         want_h: bool,
         want_j: bool,
     ) {
-        for (wy, row) in self.win.iter_mut().enumerate() {
+        self.fill_n::<16>(r, x0, y0, want_b, want_h, want_j)
+    }
+
+    /// Like [`SubpelPlanes::fill`] for an `NB`×`NB` block (NB ≤ 16): only the top-left
+    /// (NB + 3)×(NB + 3) plane samples are computed (all that positions −3..=3 of such a block
+    /// read), with one run of 16 columns when that is enough.
+    #[inline(never)]
+    pub fn fill_n<const NB: usize>(
+        &mut self,
+        r: &RefPlane,
+        x0: i32,
+        y0: i32,
+        want_b: bool,
+        want_h: bool,
+        want_j: bool,
+    ) {
+        let np = (NB + 3).min(N);
+        let wide = np > 16;
+        for (wy, row) in self.win.iter_mut().enumerate().take(np + 5) {
             clamped_row(r, x0 - 3, y0 - 3 + wy as i32, row);
         }
         let win = &self.win;
         if want_h {
             // Plane row y (offset y − 1) is window rows y..y+6, columns x + 2.
-            for (y, o) in self.h.iter_mut().enumerate() {
+            for (y, o) in self.h.iter_mut().enumerate().take(np) {
                 let rows = [
                     &win[y],
                     &win[y + 1],
@@ -245,27 +262,35 @@ impl SubpelPlanes {
                     &win[y + 5],
                 ];
                 store_half::<0>(o, &vtap16::<2>(rows));
-                store_half::<3>(o, &vtap16::<5>(rows));
+                if wide {
+                    store_half::<3>(o, &vtap16::<5>(rows));
+                }
             }
         }
         if want_b || want_j {
             // Horizontal intermediates b1 of window rows, at offsets x−1; window row r is
             // plane row r−2 for b and feeds plane row r−5 of j.
             let mut ring = [[0i16; N]; 6];
-            let rows = if want_j { 0..W } else { 2..N + 2 };
+            let rows = if want_j { 0..np + 5 } else { 2..np + 2 };
             for r in rows {
-                let row = &win[r];
+                let Some(row) = win.get(r) else {
+                    break;
+                };
                 let lo = htap16::<0>(row);
-                let hi = htap16::<3>(row);
+                let hi = if wide { htap16::<3>(row) } else { [0; 16] };
                 if want_b {
                     if let Some(o) = self.b.get_mut(r.wrapping_sub(2)) {
                         store_half::<0>(o, &lo);
-                        store_half::<3>(o, &hi);
+                        if wide {
+                            store_half::<3>(o, &hi);
+                        }
                     }
                 }
                 if let Some(t) = ring.get_mut(r % 6) {
                     t[..16].copy_from_slice(&lo);
-                    t[3..].copy_from_slice(&hi);
+                    if wide {
+                        t[3..].copy_from_slice(&hi);
+                    }
                 }
                 if want_j && r >= 5 {
                     if let Some(o) = self.j.get_mut(r - 5) {
@@ -273,7 +298,9 @@ impl SubpelPlanes {
                         let q = |k: usize| &ring[(r + 1 + k) % 6];
                         let q = [q(0), q(1), q(2), q(3), q(4), q(5)];
                         jtap16::<0>(q, o);
-                        jtap16::<3>(q, o);
+                        if wide {
+                            jtap16::<3>(q, o);
+                        }
                     }
                 }
             }
@@ -697,7 +724,7 @@ pub fn search<const NB: usize>(
     }
     // Sub-sample refinement on planes around the best integer position.
     let mut planes = SubpelPlanes::new();
-    planes.fill(r, bx + best[0], by + best[1], true, true, true);
+    planes.fill_n::<NB>(r, bx + best[0], by + best[1], true, true, true);
     let mut bq = [0i32; 2];
     let base = [best[0] * 4, best[1] * 4];
     let mut bcost = best_cost;
@@ -849,6 +876,38 @@ mod tests {
             let mut b = [0u8; 256];
             p.predict(mv[0] as i32 & 3, mv[1] as i32 & 3, &mut b);
             assert_eq!(a, b, "{bx} {by} {mv:?}");
+        }
+    }
+
+    /// The 8×8 fill gives the same predictions as the full planes at every position.
+    #[test]
+    fn fill_8_matches_full_planes() {
+        let mut rng = crate::h264::testutil::Rng::new(4);
+        let (w, h) = (40usize, 36usize);
+        let data: std::vec::Vec<u8> = (0..w * h).map(|_| rng.range(0, 255) as u8).collect();
+        let plane = Plane {
+            data: &data,
+            stride: w,
+        };
+        let r = RefPlane {
+            plane: &plane,
+            width: w,
+            height: h,
+        };
+        for _ in 0..50 {
+            let x0 = rng.range(-12, w as i64 + 4) as i32;
+            let y0 = rng.range(-12, h as i64 + 4) as i32;
+            let full = SubpelPlanes::build(&r, x0, y0);
+            let mut p8 = SubpelPlanes::new();
+            p8.fill_n::<8>(&r, x0, y0, true, true, true);
+            for qy in -3..=3 {
+                for qx in -3..=3 {
+                    let (mut a, mut b) = ([0u8; 256], [0u8; 256]);
+                    full.predict_n::<8>(qx, qy, &mut a);
+                    p8.predict_n::<8>(qx, qy, &mut b);
+                    assert_eq!(a, b, "{x0} {y0} {qx} {qy}");
+                }
+            }
         }
     }
 
