@@ -677,9 +677,20 @@ pub fn search<const NB: usize>(
     // Integer stage, in full samples.
     let mut best = [0i32; 2];
     let mut best_cost = u32::MAX;
-    let try_int = |v: [i32; 2], best: &mut [i32; 2], best_cost: &mut u32| {
+    // Positions already tried (the diamonds overlap, candidates repeat): trying one again
+    // cannot beat the best cost, which only decreases, so skipping it changes nothing.
+    let mut seen = [[i32::MIN; 2]; 16];
+    let mut nseen = 0usize;
+    let mut try_int = |v: [i32; 2], best: &mut [i32; 2], best_cost: &mut u32| {
         let q = [clamp_mv(v[0] * 4), clamp_mv(v[1] * 4)];
         let v = [q[0] >> 2, q[1] >> 2];
+        if seen.contains(&v) {
+            return;
+        }
+        if let Some(slot) = seen.get_mut(nseen & 15) {
+            *slot = v;
+        }
+        nseen = nseen.wrapping_add(1);
         let mc = mv_cost(q, mvp, lambda);
         if mc >= *best_cost {
             return;
