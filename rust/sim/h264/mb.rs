@@ -360,7 +360,7 @@ fn code_chroma(
             fdct4(&mut d);
             dc[c][b] = d[0];
             nnz[c][b] = quant::quant4(&mut d, qpc, r, true) as u8;
-            if cbp_only && d.iter().skip(1).any(|v| v.unsigned_abs() > 1) {
+            if cbp_only && d[1..].iter().fold(0, |m, v| m | v.unsigned_abs() & !1) != 0 {
                 // An AC level above 1 survives decimation (decimate_score 99).
                 return (2, nnz, 0);
             }
@@ -495,7 +495,7 @@ fn code_luma_inter(
         }
         fdct4(&mut d);
         nnz[b] = quant::quant4(&mut d, qp, Rounding::Inter, false) as u8;
-        if cbp_only && d.iter().any(|v| v.unsigned_abs() > 1) {
+        if cbp_only && d.iter().fold(0, |m, v| m | v.unsigned_abs() & !1) != 0 {
             // A level above 1 survives decimation (decimate_score 99).
             return (1 << quadrant(b & 3, b >> 2), nnz);
         }
