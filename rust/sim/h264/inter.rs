@@ -396,7 +396,9 @@ impl SubpelPlanes {
     }
 
     /// SAD of the top-left `NB`×`NB` samples of `src` (16 wide) against the prediction at
-    /// (qx, qy), without storing it.
+    /// (qx, qy), without storing it. Not inlined: inlined into the fully unrolled refinement
+    /// loop, every copy kept its own row buffer on the stack.
+    #[inline(never)]
     pub fn sad<const NB: usize>(&self, qx: i32, qy: i32, src: &[u8; 256]) -> u32 {
         let mut s = 0u32;
         let mut rows = src.chunks_exact(16);
@@ -604,7 +606,9 @@ pub fn sad_n<const NB: usize>(a: &[u8; 256], b: &[u8; 256]) -> u32 {
 
 /// SAD of the source block (top-left `n`×`n` of a 16-wide buffer) against the reference at
 /// integer position (x, y), stopping early once `limit` is exceeded (the result is then
-/// > limit but not exact).
+/// above `limit` but not exact). Not inlined: its fallback block buffer would otherwise sit
+/// in the search's frame once per inlined copy.
+#[inline(never)]
 fn sad_int<const NB: usize>(src: &[u8; 256], r: &RefPlane, x: i32, y: i32, limit: u32) -> u32 {
     let ni = NB as i32;
     let inside = x >= 0 && y >= 0 && x + ni <= r.width as i32 && y + ni <= r.height as i32;
@@ -662,7 +666,10 @@ const MV_LIMIT: i32 = 64 * 4;
 /// extra vectors), a small diamond search at integer positions, then half- and quarter-sample
 /// refinement around the best integer vector.
 /// The prediction for the chosen vector is left in `pred`.
+/// Not inlined, so that its planes do not add to the stack frame of the macroblock code
+/// (which also holds the intra search's buffers).
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub fn search<const NB: usize>(
     src: &[u8; 256],
     r: &RefPlane,
@@ -733,7 +740,25 @@ pub fn search<const NB: usize>(
     for d in SDIA.iter() {
         try_int([c[0] + d[0], c[1] + d[1]], &mut best, &mut best_cost);
     }
-    // Sub-sample refinement on planes around the best integer position.
+    refine::<NB>(src, r, bx, by, best, best_cost, mvp, lambda, pred)
+}
+
+/// Half- then quarter-sample refinement around the best integer vector `best` (cost
+/// `best_cost`); leaves the prediction in `pred`. Its own (not inlined) function, so that
+/// the planes are on the stack only while it runs.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn refine<const NB: usize>(
+    src: &[u8; 256],
+    r: &RefPlane,
+    bx: i32,
+    by: i32,
+    best: [i32; 2],
+    best_cost: u32,
+    mvp: [i16; 2],
+    lambda: u32,
+    pred: &mut [u8; 256],
+) -> Motion {
     let mut planes = SubpelPlanes::new();
     planes.fill_n::<NB>(r, bx + best[0], by + best[1], true, true, true);
     let mut bq = [0i32; 2];
