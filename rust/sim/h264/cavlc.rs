@@ -138,6 +138,48 @@ fn cbp_code(cbp: u8, intra: bool) -> u32 {
     t.iter().position(|&c| c == cbp).unwrap_or(0) as u32
 }
 
+/// Collects a macroblock's many short codes into 32-bit words for the sink (one call per
+/// word instead of one per code); flushed at the end of the macroblock.
+struct Batch<'a, S: BitSink> {
+    out: &'a mut S,
+    /// Pending bits, right-aligned (fewer than 32).
+    acc: u64,
+    n: u32,
+}
+
+impl<S: BitSink> Batch<'_, S> {
+    fn flush(&mut self) -> Result<(), BitError> {
+        if self.n > 0 {
+            self.out.put_bits(self.n, self.acc as u32)?;
+        }
+        self.acc = 0;
+        self.n = 0;
+        Ok(())
+    }
+}
+
+impl<S: BitSink> BitSink for Batch<'_, S> {
+    fn put_bits(&mut self, n: u32, value: u32) -> Result<(), BitError> {
+        if n > 32 {
+            return Err(BitError::InvalidCount);
+        }
+        let v = (value as u64) & ((1u64 << n) - 1);
+        self.acc = (self.acc << n) | v;
+        self.n += n;
+        if self.n >= 32 {
+            let k = self.n - 32;
+            self.out.put_bits(32, (self.acc >> k) as u32)?;
+            self.acc &= (1u64 << k) - 1;
+            self.n = k;
+        }
+        Ok(())
+    }
+
+    fn bit_position(&self) -> u64 {
+        self.out.bit_position() + self.n as u64
+    }
+}
+
 impl CavlcWriter {
     /// A writer for an I (`p_slice` false) or P slice.
     pub fn new(p_slice: bool) -> Self {
@@ -160,6 +202,19 @@ impl CavlcWriter {
             self.skip_run += 1;
             return Ok(());
         }
+        let mut b = Batch { out, acc: 0, n: 0 };
+        self.mb_coded(&mut b, cur, co, left, top)?;
+        b.flush()
+    }
+
+    fn mb_coded<S: BitSink>(
+        &mut self,
+        out: &mut S,
+        cur: &MbInfo,
+        co: &Coeffs,
+        left: Option<&MbInfo>,
+        top: Option<&MbInfo>,
+    ) -> Result<(), BitError> {
         if self.p_slice {
             out.put_ue(self.skip_run)?;
             self.skip_run = 0;

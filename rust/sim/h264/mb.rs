@@ -241,14 +241,21 @@ fn put_chroma(r: &mut Nv12Mut, mx: usize, my: usize, c: &[[u8; 64]; 2]) {
     }
 }
 
-/// Residual of the 4×4 block at (bx, by) of a `n`-wide block.
+/// Residual of the 4×4 block at (bx, by) of an `S`-wide block of `L` samples.
 #[inline(always)]
-fn diff4(s: &[u8], p: &[u8], n: usize, bx: usize, by: usize) -> [i32; 16] {
+fn diff4<const S: usize, const L: usize>(
+    s: &[u8; L],
+    p: &[u8; L],
+    bx: usize,
+    by: usize,
+) -> [i32; 16] {
     let mut d = [0i32; 16];
-    for j in 0..4 {
-        for i in 0..4 {
-            let o = (by * 4 + j) * n + bx * 4 + i;
-            d[j * 4 + i] = s[o] as i32 - p[o] as i32;
+    for (j, dr) in d.chunks_exact_mut(4).enumerate() {
+        let o = (by * 4 + j) * S + bx * 4;
+        if let (Some(a), Some(b)) = (s.get(o..o + 4), p.get(o..o + 4)) {
+            for ((v, &x), &y) in dr.iter_mut().zip(a).zip(b) {
+                *v = x as i32 - y as i32;
+            }
         }
     }
     d
@@ -258,7 +265,7 @@ fn satd16(s: &[u8; 256], p: &[u8; 256]) -> u32 {
     let mut t = 0;
     for by in 0..4 {
         for bx in 0..4 {
-            t += satd4(&diff4(s, p, 16, bx, by));
+            t += satd4(&diff4::<16, 256>(s, p, bx, by));
         }
     }
     t
@@ -268,19 +275,27 @@ fn satd8(s: &[u8; 64], p: &[u8; 64]) -> u32 {
     let mut t = 0;
     for by in 0..2 {
         for bx in 0..2 {
-            t += satd4(&diff4(s, p, 8, bx, by));
+            t += satd4(&diff4::<8, 64>(s, p, bx, by));
         }
     }
     t
 }
 
-/// Adds a residual block to the prediction and stores it into an `n`-wide block.
+/// Adds a residual block to the prediction and stores it into an `S`-wide block.
 #[inline(always)]
-fn add4(rec: &mut [u8], p: &[u8], n: usize, bx: usize, by: usize, r: &[i32; 16]) {
-    for j in 0..4 {
-        for i in 0..4 {
-            let o = (by * 4 + j) * n + bx * 4 + i;
-            rec[o] = clip(p[o] as i32 + r[j * 4 + i]);
+fn add4<const S: usize, const L: usize>(
+    rec: &mut [u8; L],
+    p: &[u8; L],
+    bx: usize,
+    by: usize,
+    r: &[i32; 16],
+) {
+    for (j, rr) in r.chunks_exact(4).enumerate() {
+        let o = (by * 4 + j) * S + bx * 4;
+        if let (Some(o), Some(p)) = (rec.get_mut(o..o + 4), p.get(o..o + 4)) {
+            for ((o, &p), &r) in o.iter_mut().zip(p).zip(rr) {
+                *o = clip(p as i32 + r);
+            }
         }
     }
 }
@@ -314,7 +329,8 @@ fn decimate_score(levels: &[i32; 16], first: usize) -> u32 {
 }
 
 /// Codes an 8×8 chroma pair given its prediction: returns (CodedBlockPatternChroma, nnz, DC
-/// flags in bits 1..2) and fills `co` and the reconstruction.
+/// flags in bits 1..2) and fills `co` and the reconstruction. With `cbp_only`, returns as
+/// soon as the coded block pattern is known to be non-zero (`co` and `rec` not written).
 fn code_chroma(
     src: &Src,
     pred: &[[u8; 64]; 2],
@@ -322,6 +338,7 @@ fn code_chroma(
     r: Rounding,
     co: &mut Coeffs,
     rec: &mut [[u8; 64]; 2],
+    cbp_only: bool,
 ) -> (u8, [[u8; 4]; 2], u8) {
     let mut lev = [[[0i32; 16]; 4]; 2];
     let mut dc = [[0i32; 4]; 2];
@@ -333,7 +350,7 @@ fn code_chroma(
     };
     for c in 0..2 {
         for b in 0..4 {
-            let mut d = diff4(&src.c[c], &pred[c], 8, b & 1, b >> 1);
+            let mut d = diff4::<8, 64>(&src.c[c], &pred[c], b & 1, b >> 1);
             let sad: u32 = d.iter().map(|v| v.unsigned_abs()).sum();
             if sad <= zero_sad {
                 // All AC levels are certainly zero; the DC is the plain sum.
@@ -343,12 +360,19 @@ fn code_chroma(
             fdct4(&mut d);
             dc[c][b] = d[0];
             nnz[c][b] = quant::quant4(&mut d, qpc, r, true) as u8;
+            if cbp_only && d[1..].iter().fold(0, |m, v| m | v.unsigned_abs() & !1) != 0 {
+                // An AC level above 1 survives decimation (decimate_score 99).
+                return (2, nnz, 0);
+            }
             lev[c][b] = d;
         }
         super::transform::hadamard2(&mut dc[c]);
         quant::quant_dc(&mut dc[c], qpc, r);
         if r == Rounding::Inter {
-            let s: u32 = (0..4).map(|b| decimate_score(&lev[c][b], 1)).sum();
+            let s: u32 = (0..4)
+                .filter(|&b| nnz[c][b] > 0)
+                .map(|b| decimate_score(&lev[c][b], 1))
+                .sum();
             if s < 7 {
                 for b in 0..4 {
                     lev[c][b] = [0; 16];
@@ -366,6 +390,9 @@ fn code_chroma(
     } else {
         0
     };
+    if cbp_only && cbp != 0 {
+        return (cbp, nnz, 0);
+    }
     let mut flags = 0;
     for c in 0..2 {
         if dc[c].iter().any(|&v| v != 0) {
@@ -373,6 +400,10 @@ fn code_chroma(
         }
         for b in 0..4 {
             co.cdc[c][b] = dc[c][b] as i16;
+            if nnz[c][b] == 0 {
+                co.cac[c][b] = [0; 16];
+                continue;
+            }
             for k in 1..16 {
                 co.cac[c][b][k] = lev[c][b][ZIGZAG[k]] as i16;
             }
@@ -391,7 +422,7 @@ fn code_chroma(
                 idct4(&mut d);
                 d
             };
-            add4(&mut rec[c], &pred[c], 8, b & 1, b >> 1, &d);
+            add4::<8, 64>(&mut rec[c], &pred[c], b & 1, b >> 1, &d);
         }
     }
     (cbp, nnz, flags)
@@ -409,7 +440,7 @@ fn code_i16(
     let mut dc = [0i32; 16];
     let mut nnz = [0u8; 16];
     for b in 0..16 {
-        let mut d = diff4(&src.y, pred, 16, b & 3, b >> 2);
+        let mut d = diff4::<16, 256>(&src.y, pred, b & 3, b >> 2);
         fdct4(&mut d);
         dc[b] = d[0];
         nnz[b] = quant::quant4(&mut d, qp, Rounding::Intra, true) as u8;
@@ -437,30 +468,37 @@ fn code_i16(
         quant::dequant4(&mut d, qp, true);
         d[0] = dcr[b];
         idct4(&mut d);
-        add4(rec, pred, 16, b & 3, b >> 2, &d);
+        add4::<16, 256>(rec, pred, b & 3, b >> 2, &d);
     }
     (cbp, nnz, dc_nz)
 }
 
-/// Inter luma coding with the given prediction. Returns (cbp luma, nnz).
+/// Inter luma coding with the given prediction. Returns (cbp luma, nnz). With `cbp_only`,
+/// returns as soon as the coded block pattern is known to be non-zero (`co` and `rec` not
+/// written).
 fn code_luma_inter(
     src: &Src,
     pred: &[u8; 256],
     qp: u8,
     co: &mut Coeffs,
     rec: &mut [u8; 256],
+    cbp_only: bool,
 ) -> (u8, [u8; 16]) {
     let mut lev = [[0i32; 16]; 16];
     let mut nnz = [0u8; 16];
     let zero_sad = quant::zero_sad_limit(qp);
     for b in 0..16 {
-        let mut d = diff4(&src.y, pred, 16, b & 3, b >> 2);
+        let mut d = diff4::<16, 256>(&src.y, pred, b & 3, b >> 2);
         let sad: u32 = d.iter().map(|v| v.unsigned_abs()).sum();
         if sad <= zero_sad {
             continue;
         }
         fdct4(&mut d);
         nnz[b] = quant::quant4(&mut d, qp, Rounding::Inter, false) as u8;
+        if cbp_only && d.iter().fold(0, |m, v| m | v.unsigned_abs() & !1) != 0 {
+            // A level above 1 survives decimation (decimate_score 99).
+            return (1 << quadrant(b & 3, b >> 2), nnz);
+        }
         lev[b] = d;
     }
     // Decimation per 8×8 and for the whole macroblock.
@@ -468,7 +506,11 @@ fn code_luma_inter(
     let mut cbp = 0u8;
     for b8 in 0..4 {
         let blocks = b8_blocks(b8);
-        let s: u32 = blocks.iter().map(|&b| decimate_score(&lev[b], 0)).sum();
+        let s: u32 = blocks
+            .iter()
+            .filter(|&&b| nnz[b] > 0)
+            .map(|&b| decimate_score(&lev[b], 0))
+            .sum();
         if s < 4 {
             for &b in blocks.iter() {
                 lev[b] = [0; 16];
@@ -486,6 +528,9 @@ fn code_luma_inter(
         if b8_blocks(b8).iter().any(|&b| nnz[b] > 0) {
             cbp |= 1 << b8;
         }
+    }
+    if cbp_only && cbp != 0 {
+        return (cbp, nnz);
     }
     if cbp == 0 {
         co.luma = [[0; 16]; 16];
@@ -508,7 +553,7 @@ fn code_luma_inter(
         let mut d = lev[b];
         quant::dequant4(&mut d, qp, false);
         idct4(&mut d);
-        add4(rec, pred, 16, b & 3, b >> 2, &d);
+        add4::<16, 256>(rec, pred, b & 3, b >> 2, &d);
     }
     (cbp, nnz)
 }
@@ -544,8 +589,23 @@ fn best_chroma_mode(src: &Src, eu: &Edge, ev: &Edge) -> u8 {
     best.1
 }
 
-/// Best Intra16x16 mode and its cost (SATD + λ·bits estimate).
-fn best_i16(src: &Src, e: &Edge, lambda: u32) -> (u32, u8) {
+/// SATD of two 16×16 blocks; stops (returning a value ≥ `limit`) once `limit` is reached.
+fn satd16_lim(s: &[u8; 256], p: &[u8; 256], limit: u32) -> u32 {
+    let mut t = 0;
+    for by in 0..4 {
+        for bx in 0..4 {
+            t += satd4(&diff4::<16, 256>(s, p, bx, by));
+        }
+        if t >= limit {
+            return t;
+        }
+    }
+    t
+}
+
+/// Best Intra16x16 mode and its cost (SATD + λ·bits estimate); (u32::MAX, DC) when no mode
+/// costs less than `thr` (modes are abandoned as soon as they cannot win).
+fn best_i16(src: &Src, e: &Edge, lambda: u32, thr: u32) -> (u32, u8) {
     let mut best = (u32::MAX, intra::I16_DC);
     let mut p = [0u8; 256];
     for m in 0..4u8 {
@@ -553,8 +613,10 @@ fn best_i16(src: &Src, e: &Edge, lambda: u32) -> (u32, u8) {
             continue;
         }
         intra::pred16(m, e, &mut p);
-        let c = satd16(&src.y, &p) + lambda * 4;
-        if c < best.0 {
+        // A mode is taken only if its cost is below both the best so far and `thr`.
+        let limit = best.0.min(thr).saturating_sub(lambda * 4);
+        let c = satd16_lim(&src.y, &p, limit) + lambda * 4;
+        if c < best.0 && c < thr {
             best = (c, m);
         }
     }
@@ -562,6 +624,8 @@ fn best_i16(src: &Src, e: &Edge, lambda: u32) -> (u32, u8) {
 }
 
 /// Codes the luma of an I4x4 macroblock straight into the reconstruction; returns the cost.
+/// Gives up once the cost exceeds `limit`, returning a cost above it (the reconstruction and
+/// `co` are then partly written).
 #[allow(clippy::too_many_arguments)]
 fn code_i4(
     ctx: &Ctx,
@@ -573,6 +637,7 @@ fn code_i4(
     top: Option<&MbInfo>,
     co: &mut Coeffs,
     cur: &mut MbInfo,
+    limit: u32,
 ) -> u32 {
     let mut modes = [2u8; 16];
     let mut cost = 6 * ctx.lambda;
@@ -605,6 +670,10 @@ fn code_i4(
             }
         }
         cost += best.0;
+        if cost > limit {
+            // The caller will not choose I4x4 (see `code_intra`).
+            return cost;
+        }
         let m = best.1;
         modes[r] = m;
         intra::pred4(m, &e, &mut p);
@@ -660,7 +729,7 @@ fn code_intra_chroma(
     intra::pred_chroma(m, &eu, &mut pred[0]);
     intra::pred_chroma(m, &ev, &mut pred[1]);
     let mut rc = [[0u8; 64]; 2];
-    let (cbp, nnz, flags) = code_chroma(src, &pred, ctx.qpc, Rounding::Intra, co, &mut rc);
+    let (cbp, nnz, flags) = code_chroma(src, &pred, ctx.qpc, Rounding::Intra, co, &mut rc, false);
     put_chroma(rec, mx, my, &rc);
     cur.chroma_mode = m;
     cur.cbp = (cur.cbp & 0x0f) | (cbp << 4);
@@ -708,12 +777,17 @@ fn code_intra(
     inter_cost: u32,
 ) -> Option<MbInfo> {
     let e = edge16(rec, mx, my);
-    let (c16, m16) = best_i16(src, &e, ctx.lambda);
-    if c16 >= inter_cost.saturating_add(inter_cost / 4) {
+    let thr = inter_cost.saturating_add(inter_cost / 4);
+    let (c16, m16) = best_i16(src, &e, ctx.lambda, thr);
+    if c16 >= thr {
         return None;
     }
     let mut cur = MbInfo::default();
-    let c4 = code_i4(ctx, src, rec, mx, my, left, top, co, &mut cur);
+    // Past max(inter_cost, c16), I4x4 can no longer win: stopping there changes no decision.
+    // When it stops, either I16x16 is coded over it or the caller codes the inter macroblock
+    // (both rewrite the whole reconstruction and `co`).
+    let limit = inter_cost.max(c16);
+    let c4 = code_i4(ctx, src, rec, mx, my, left, top, co, &mut cur, limit);
     let best = c16.min(c4);
     if best >= inter_cost {
         return None;
@@ -817,13 +891,14 @@ fn code_inter(
     skip_only: bool,
 ) -> Option<MbInfo> {
     let mut ry = [0u8; 256];
-    let (cbp_l, nnz) = code_luma_inter(src, pred, ctx.qp, co, &mut ry);
+    let (cbp_l, nnz) = code_luma_inter(src, pred, ctx.qp, co, &mut ry, skip_only);
     if skip_only && cbp_l != 0 {
         return None;
     }
     let pc = chroma_pred(rc, mx, my, &mvs);
     let mut rcb = [[0u8; 64]; 2];
-    let (cbp_c, nnz_c, flags) = code_chroma(src, &pc, ctx.qpc, Rounding::Inter, co, &mut rcb);
+    let (cbp_c, nnz_c, flags) =
+        code_chroma(src, &pc, ctx.qpc, Rounding::Inter, co, &mut rcb, skip_only);
     if skip_only && cbp_c != 0 {
         return None;
     }

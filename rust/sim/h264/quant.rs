@@ -43,23 +43,44 @@ fn quant1(w: i32, mf: i32, f: i32, qbits: u32) -> i32 {
     }
 }
 
+/// [`QUANT_MF`] per raster position of a 4×4 block, for each qP % 6.
+const QUANT_MF16: [[i32; 16]; 6] = per_position(&QUANT_MF);
+/// [`DEQUANT_V`] per raster position of a 4×4 block, for each qP % 6.
+const DEQUANT_V16: [[i32; 16]; 6] = per_position(&DEQUANT_V);
+
+const fn per_position(t: &[[i32; 3]; 6]) -> [[i32; 16]; 6] {
+    let mut o = [[0; 16]; 6];
+    let mut m = 0;
+    while m < 6 {
+        let mut i = 0;
+        while i < 16 {
+            o[m][i] = t[m][POS_CLASS[i]];
+            i += 1;
+        }
+        m += 1;
+    }
+    o
+}
+
 /// Quantises a transformed 4×4 block (raster) in place; `skip_dc` leaves position 0 alone
 /// (Intra16x16 and chroma AC blocks code their DC separately). Returns the number of non-zero
-/// levels.
+/// levels. One straight loop over per-position factors, so that it vectorises.
 pub fn quant4(b: &mut [i32; 16], qp: u8, r: Rounding, skip_dc: bool) -> u32 {
     let q6 = (qp / 6) as u32;
-    let m = (qp % 6) as usize;
+    let Some(mf) = QUANT_MF16.get((qp % 6) as usize) else {
+        return 0;
+    };
     let qbits = 15 + q6;
     let f = offset(qbits, r);
+    let dc = b[0];
     let mut nz = 0;
-    for i in 0..16 {
-        if skip_dc && i == 0 {
-            continue;
-        }
-        let mf = QUANT_MF[m][POS_CLASS[i]];
-        let l = quant1(b[i], mf, f, qbits);
-        b[i] = l;
-        nz += (l != 0) as u32;
+    for (v, &m) in b.iter_mut().zip(mf.iter()) {
+        *v = quant1(*v, m, f, qbits);
+        nz += (*v != 0) as u32;
+    }
+    if skip_dc {
+        nz -= (b[0] != 0) as u32;
+        b[0] = dc;
     }
     nz
 }
@@ -83,12 +104,15 @@ pub fn quant_dc(b: &mut [i32], qp: u8, r: Rounding) -> u32 {
 /// flat scaling matrices. `skip_dc` leaves position 0 alone.
 pub fn dequant4(b: &mut [i32; 16], qp: u8, skip_dc: bool) {
     let q6 = (qp / 6) as u32;
-    let m = (qp % 6) as usize;
-    for i in 0..16 {
-        if skip_dc && i == 0 {
-            continue;
-        }
-        b[i] = (b[i] * DEQUANT_V[m][POS_CLASS[i]]) << q6;
+    let Some(v) = DEQUANT_V16.get((qp % 6) as usize) else {
+        return;
+    };
+    let dc = b[0];
+    for (c, &v) in b.iter_mut().zip(v.iter()) {
+        *c = (*c * v) << q6;
+    }
+    if skip_dc {
+        b[0] = dc;
     }
 }
 
@@ -121,13 +145,24 @@ pub fn dequant_chroma_dc(c: &mut [i32; 4], qpc: u8) {
 /// so SAD·max(MF0, 4·MF1, 2·MF2) + f < 2^qbits guarantees zeros. Lets the encoder skip the
 /// transform of such blocks without changing the result.
 pub fn zero_sad_limit(qp: u8) -> u32 {
-    let q6 = (qp / 6) as u32;
-    let m = (qp % 6) as usize;
-    let qbits = 15 + q6;
-    let f = offset(qbits, Rounding::Inter) as u32;
-    let mf = QUANT_MF[m];
-    let k = (mf[0] as u32).max(4 * mf[1] as u32).max(2 * mf[2] as u32);
-    ((1u32 << qbits) - f - 1) / k
+    // Panic-free on any input (checked lookup, shift and division; no overflow): QPs outside
+    // 0..=51 get 0, which only disables the shortcut.
+    if qp > 51 {
+        return 0;
+    }
+    let Some(mf) = QUANT_MF.get((qp % 6) as usize) else {
+        return 0;
+    };
+    let qbits = 15 + (qp / 6) as u32;
+    let one = 1u32.checked_shl(qbits).unwrap_or(0);
+    let f = one / 6;
+    let k = (mf[0].unsigned_abs())
+        .max(mf[1].unsigned_abs().saturating_mul(4))
+        .max(mf[2].unsigned_abs().saturating_mul(2));
+    one.saturating_sub(f)
+        .saturating_sub(1)
+        .checked_div(k)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

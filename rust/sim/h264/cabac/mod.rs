@@ -11,13 +11,26 @@ use crate::h264::bits::{BitError, BitSink};
 use tables::{INIT_I, INIT_P, NUM_CTX, RANGE_LPS, TRANS_LPS, TRANS_MPS};
 
 /// The binary arithmetic encoder with its context states.
+///
+/// Bit-exact with 9.3.4.2–9.3.4.5 (PutBit with bitsOutstanding), but byte-oriented, as in
+/// x264: `low` keeps the bits not yet output above the 10-bit codILow window, so that a
+/// renormalisation is one shift and a carry simply propagates into them; every 8 such bits
+/// become a byte. A byte of 0xff may still receive a carry, so such bytes are counted in
+/// `outstanding` and held back together with the byte before them (`pending`). No branch
+/// per output bit.
 pub struct Engine {
+    /// codILow with `queue + 8` pending output bits above its 10 bits (and a carry above).
     low: u32,
     range: u32,
+    /// Pending bits above the window − 8 (−9 at the start: the first bit PutBit would write
+    /// is always 0 and is not written, 9.3.4.2).
+    queue: i32,
+    /// 0xff bytes held back after `pending`.
     outstanding: u32,
-    first: bool,
+    /// The last byte that is not 0xff, held back for a carry; None before the first byte.
+    pending: Option<u8>,
     /// Output bits not yet handed to the sink (right-aligned), batched because a sink call per
-    /// bit is the slowest part of CABAC otherwise.
+    /// byte is slow.
     acc: u32,
     nacc: u32,
     /// (pStateIdx << 1) | valMPS per ctxIdx.
@@ -47,8 +60,9 @@ impl Engine {
         Engine {
             low: 0,
             range: 510,
+            queue: -9,
             outstanding: 0,
-            first: true,
+            pending: None,
             acc: 0,
             nacc: 0,
             st,
@@ -57,6 +71,7 @@ impl Engine {
     }
 
     /// Queues `n` (≤ 8) bits.
+    #[inline(always)]
     fn emit<S: BitSink>(&mut self, out: &mut S, n: u32, v: u32) -> Result<(), BitError> {
         self.acc = (self.acc << n) | (v & ((1 << n) - 1));
         self.nacc += n;
@@ -76,39 +91,54 @@ impl Engine {
         Ok(())
     }
 
-    fn put_bit<S: BitSink>(&mut self, out: &mut S, b: u32) -> Result<(), BitError> {
-        if self.first {
-            self.first = false;
-        } else {
-            self.emit(out, 1, b)?;
+    /// Resolves the held-back bytes with `carry` (0 or 1) and holds back `byte` (not 0xff).
+    #[inline(never)]
+    fn put_byte<S: BitSink>(&mut self, out: &mut S, byte: u32, carry: u32) -> Result<(), BitError> {
+        if let Some(p) = self.pending {
+            self.emit(out, 8, p as u32 + carry)?;
         }
-        let fill = if b == 0 { 0xff } else { 0 };
+        let fill = 0xffu32.wrapping_add(carry);
         while self.outstanding > 0 {
-            let n = self.outstanding.min(8);
-            self.emit(out, n, fill)?;
-            self.outstanding -= n;
+            self.emit(out, 8, fill)?;
+            self.outstanding -= 1;
         }
+        self.pending = Some(byte as u8);
         Ok(())
     }
 
-    fn renorm<S: BitSink>(&mut self, out: &mut S) -> Result<(), BitError> {
-        while self.range < 256 {
-            if self.low < 256 {
-                self.put_bit(out, 0)?;
-            } else if self.low >= 512 {
-                self.low -= 512;
-                self.put_bit(out, 1)?;
-            } else {
-                self.low -= 256;
-                self.outstanding += 1;
-            }
-            self.range <<= 1;
-            self.low <<= 1;
+    /// Moves the top 8 pending bits (and the carry above them) out of `low` once there are
+    /// 8 of them.
+    #[inline(always)]
+    fn settle<S: BitSink>(&mut self, out: &mut S) -> Result<(), BitError> {
+        if self.queue < 0 {
+            return Ok(());
         }
-        Ok(())
+        let sh = (self.queue + 10) as u32 & 31;
+        let top = self.low >> sh;
+        self.low &= (1u32 << sh) - 1;
+        self.queue -= 8;
+        let byte = top & 0xff;
+        if byte == 0xff {
+            // No carry is possible here: codILow < 1024 keeps the bits above a fresh carry 0.
+            self.outstanding += 1;
+            Ok(())
+        } else {
+            self.put_byte(out, byte, top >> 8)
+        }
+    }
+
+    /// RenormE (9.3.4.3) as one shift: 0 for most bins, at most 7.
+    #[inline(always)]
+    fn renorm<S: BitSink>(&mut self, out: &mut S) -> Result<(), BitError> {
+        let shift = self.range.leading_zeros().saturating_sub(23);
+        self.range <<= shift;
+        self.low <<= shift;
+        self.queue += shift as i32;
+        self.settle(out)
     }
 
     /// Encodes one decision bin with context `ctx` (9.3.4.2).
+    #[inline(always)]
     pub fn decision<S: BitSink>(
         &mut self,
         out: &mut S,
@@ -140,16 +170,8 @@ impl Engine {
         if bin {
             self.low += self.range;
         }
-        if self.low >= 1024 {
-            self.put_bit(out, 1)?;
-            self.low -= 1024;
-        } else if self.low < 512 {
-            self.put_bit(out, 0)?;
-        } else {
-            self.low -= 512;
-            self.outstanding += 1;
-        }
-        Ok(())
+        self.queue += 1;
+        self.settle(out)
     }
 
     /// Encodes a bin before termination (9.3.4.5); a 1 flushes the engine, whose last written
@@ -157,16 +179,33 @@ impl Engine {
     pub fn terminate<S: BitSink>(&mut self, out: &mut S, bin: bool) -> Result<(), BitError> {
         self.bins = self.bins.wrapping_add(1);
         self.range -= 2;
-        if bin {
-            self.low += self.range;
-            self.range = 2;
-            self.renorm(out)?;
-            self.put_bit(out, (self.low >> 9) & 1)?;
-            self.emit(out, 2, ((self.low >> 7) & 3) | 1)?;
-            self.flush_bits(out)
-        } else {
-            self.renorm(out)
+        if !bin {
+            return self.renorm(out);
         }
+        self.low += self.range;
+        self.range = 2;
+        self.renorm(out)?;
+        // EncodeFlush: PutBit((codILow >> 9) & 1), then ((codILow >> 7) & 3) | 1 as 2 bits,
+        // i.e. the queue + 8 pending bits, window bits 9 and 8, and the stop bit. The bit
+        // above the pending ones is the carry into the held-back bytes (or, before any byte,
+        // the first bit, which is not written and always 0).
+        let n = (self.queue + 10).clamp(1, 16) as u32;
+        let carry = (self.low >> (n + 8)) & 1;
+        let bits = (self.low >> 8) & ((1u32 << n) - 1);
+        if let Some(p) = self.pending.take() {
+            self.emit(out, 8, p as u32 + carry)?;
+        }
+        let fill = 0xffu32.wrapping_add(carry);
+        while self.outstanding > 0 {
+            self.emit(out, 8, fill)?;
+            self.outstanding -= 1;
+        }
+        if n > 8 {
+            self.emit(out, n - 8, bits >> 8)?;
+        }
+        self.emit(out, n.min(8), bits)?;
+        self.emit(out, 1, 1)?;
+        self.flush_bits(out)
     }
 
     /// Exp-Golomb k-th order suffix in bypass bins (9.3.2.3).
@@ -639,5 +678,224 @@ impl CabacWriter {
     /// Pads after the final flush (whose last bit was the stop bit) to a byte boundary.
     pub fn finish<S: BitSink>(&mut self, out: &mut S) -> Result<(), BitError> {
         out.align_zero()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h264::bits::BitWriter;
+    use crate::h264::testutil::Rng;
+
+    /// The bit-serial encoder exactly as written in 9.3.4 (the reference for the tests).
+    pub struct RefEngine {
+        low: u32,
+        range: u32,
+        outstanding: u32,
+        first: bool,
+        /// Output bits not yet handed to the sink (right-aligned), batched because a sink call per
+        /// bit is the slowest part of CABAC otherwise.
+        acc: u32,
+        nacc: u32,
+        /// (pStateIdx << 1) | valMPS per ctxIdx.
+        st: [u8; NUM_CTX],
+        /// Bins coded so far (BinCountsInNALunits).
+        pub bins: u32,
+    }
+
+    impl RefEngine {
+        /// Initialises contexts for the slice (9.3.1.1) and the engine (9.3.4.1).
+        pub fn new(p_slice: bool, init_idc: u8, qp: u8) -> Self {
+            let tab = if p_slice {
+                &INIT_P[(init_idc as usize).min(2)]
+            } else {
+                &INIT_I
+            };
+            let mut st = [0u8; NUM_CTX];
+            let qp = qp.min(51) as i32;
+            for (s, &(m, n)) in st.iter_mut().zip(tab.iter()) {
+                let pre = (((m as i32 * qp) >> 4) + n as i32).clamp(1, 126);
+                *s = if pre <= 63 {
+                    ((63 - pre) << 1) as u8
+                } else {
+                    (((pre - 64) << 1) | 1) as u8
+                };
+            }
+            RefEngine {
+                low: 0,
+                range: 510,
+                outstanding: 0,
+                first: true,
+                acc: 0,
+                nacc: 0,
+                st,
+                bins: 0,
+            }
+        }
+
+        /// Queues `n` (≤ 8) bits.
+        fn emit<S: BitSink>(&mut self, out: &mut S, n: u32, v: u32) -> Result<(), BitError> {
+            self.acc = (self.acc << n) | (v & ((1 << n) - 1));
+            self.nacc += n;
+            if self.nacc >= 24 {
+                self.flush_bits(out)?;
+            }
+            Ok(())
+        }
+
+        /// Hands all queued bits to the sink.
+        fn flush_bits<S: BitSink>(&mut self, out: &mut S) -> Result<(), BitError> {
+            if self.nacc > 0 {
+                out.put_bits(self.nacc, self.acc)?;
+            }
+            self.acc = 0;
+            self.nacc = 0;
+            Ok(())
+        }
+
+        fn put_bit<S: BitSink>(&mut self, out: &mut S, b: u32) -> Result<(), BitError> {
+            if self.first {
+                self.first = false;
+            } else {
+                self.emit(out, 1, b)?;
+            }
+            let fill = if b == 0 { 0xff } else { 0 };
+            while self.outstanding > 0 {
+                let n = self.outstanding.min(8);
+                self.emit(out, n, fill)?;
+                self.outstanding -= n;
+            }
+            Ok(())
+        }
+
+        /// RenormE (9.3.4.3). Most bins (MPS in a wide interval) need none: that test is inlined
+        /// into every caller, the loop is not.
+        #[inline(always)]
+        fn renorm<S: BitSink>(&mut self, out: &mut S) -> Result<(), BitError> {
+            if self.range >= 256 {
+                return Ok(());
+            }
+            self.renorm_loop(out)
+        }
+
+        #[inline(never)]
+        fn renorm_loop<S: BitSink>(&mut self, out: &mut S) -> Result<(), BitError> {
+            while self.range < 256 {
+                if self.low < 256 {
+                    self.put_bit(out, 0)?;
+                } else if self.low >= 512 {
+                    self.low -= 512;
+                    self.put_bit(out, 1)?;
+                } else {
+                    self.low -= 256;
+                    self.outstanding += 1;
+                }
+                self.range <<= 1;
+                self.low <<= 1;
+            }
+            Ok(())
+        }
+
+        /// Encodes one decision bin with context `ctx` (9.3.4.2).
+        pub fn decision<S: BitSink>(
+            &mut self,
+            out: &mut S,
+            ctx: usize,
+            bin: bool,
+        ) -> Result<(), BitError> {
+            let s = self.st.get(ctx).copied().unwrap_or(0);
+            let (state, mps) = ((s >> 1) as usize, s & 1);
+            let lps = RANGE_LPS[state & 63][((self.range >> 6) & 3) as usize] as u32;
+            self.range -= lps;
+            let ns = if bin as u8 == mps {
+                (TRANS_MPS[state & 63] << 1) | mps
+            } else {
+                self.low += self.range;
+                self.range = lps;
+                let m = if state == 0 { 1 - mps } else { mps };
+                (TRANS_LPS[state & 63] << 1) | m
+            };
+            if let Some(slot) = self.st.get_mut(ctx) {
+                *slot = ns;
+            }
+            self.renorm(out)
+        }
+
+        /// Encodes one bypass bin (9.3.4.4).
+        pub fn bypass<S: BitSink>(&mut self, out: &mut S, bin: bool) -> Result<(), BitError> {
+            self.bins = self.bins.wrapping_add(1);
+            self.low <<= 1;
+            if bin {
+                self.low += self.range;
+            }
+            if self.low >= 1024 {
+                self.put_bit(out, 1)?;
+                self.low -= 1024;
+            } else if self.low < 512 {
+                self.put_bit(out, 0)?;
+            } else {
+                self.low -= 512;
+                self.outstanding += 1;
+            }
+            Ok(())
+        }
+
+        /// Encodes a bin before termination (9.3.4.5); a 1 flushes the engine, whose last written
+        /// bit is the rbsp_stop_one_bit.
+        pub fn terminate<S: BitSink>(&mut self, out: &mut S, bin: bool) -> Result<(), BitError> {
+            self.bins = self.bins.wrapping_add(1);
+            self.range -= 2;
+            if bin {
+                self.low += self.range;
+                self.range = 2;
+                self.renorm(out)?;
+                self.put_bit(out, (self.low >> 9) & 1)?;
+                self.emit(out, 2, ((self.low >> 7) & 3) | 1)?;
+                self.flush_bits(out)
+            } else {
+                self.renorm(out)
+            }
+        }
+    }
+
+    /// The byte-oriented engine writes exactly the bits of the bit-serial one, for skewed and
+    /// balanced bin streams, bypass runs and termination (including nearly empty slices).
+    #[test]
+    fn engine_matches_the_bit_serial_reference() {
+        let mut rng = Rng::new(5);
+        for round in 0..400 {
+            let mut a_buf = [0u8; 4096];
+            let mut b_buf = [0u8; 4096];
+            let mut a = BitWriter::new(&mut a_buf);
+            let mut b = BitWriter::new(&mut b_buf);
+            let mut e = Engine::new(true, (round % 3) as u8, (round % 52) as u8);
+            let mut r = RefEngine::new(true, (round % 3) as u8, (round % 52) as u8);
+            let n = match round % 4 {
+                0 => round % 7,
+                _ => rng.range(0, 3000) as usize,
+            };
+            let skew = rng.range(0, 100);
+            for _ in 0..n {
+                let k = rng.range(0, 99);
+                if k < 80 {
+                    let ctx = rng.range(0, 40) as usize;
+                    let bin = rng.range(0, 99) < skew;
+                    e.decision(&mut a, ctx, bin).unwrap();
+                    r.decision(&mut b, ctx, bin).unwrap();
+                } else if k < 98 {
+                    let bin = rng.bool();
+                    e.bypass(&mut a, bin).unwrap();
+                    r.bypass(&mut b, bin).unwrap();
+                } else {
+                    e.terminate(&mut a, false).unwrap();
+                    r.terminate(&mut b, false).unwrap();
+                }
+            }
+            e.terminate(&mut a, true).unwrap();
+            r.terminate(&mut b, true).unwrap();
+            assert_eq!(a.bit_position(), b.bit_position(), "round {round}");
+            let (na, nb) = (a.bytes_written(), b.bytes_written());
+            assert_eq!(a.written()[..na], b.written()[..nb], "round {round}");
+        }
     }
 }
