@@ -145,6 +145,8 @@ impl Engine {
         ctx: usize,
         bin: bool,
     ) -> Result<(), BitError> {
+        // Every bin counts towards the bin/byte limit (7.4.2.10, cabac_zero_words).
+        self.bins = self.bins.wrapping_add(1);
         let s = self.st.get(ctx).copied().unwrap_or(0);
         let (state, mps) = ((s >> 1) as usize, s & 1);
         let lps = RANGE_LPS[state & 63][((self.range >> 6) & 3) as usize] as u32;
