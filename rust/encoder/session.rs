@@ -23,21 +23,19 @@
 //!
 //! Everything is `no_std`, allocation-free and panic-free (ARCHITECTURE.md §3).
 
-use crate::h264::au::AuTail;
+use crate::h264::au::{write_au_units, AuTail};
 use crate::h264::dpb::{self, Dpb, DpbError};
 use crate::h264::gop::{Gop, GopConfig};
-use crate::h264::nal::{aud_primary_pic_type, write_aud, HeaderError, NalSink};
+use crate::h264::nal::{HeaderError, NalSink};
 use crate::h264::poc::{PocError, PocState};
 use crate::h264::pps::write_pps;
 /// The rate-control controls [`FrameInput::rc`] carries (re-exported for the glue).
 pub use crate::h264::rc::RcControls;
 use crate::h264::rc::{RateControl, RcConfig, RcError, RcMode};
-use crate::h264::sei::{hrd_params, write_hrd_sei};
-use crate::h264::slice_header::{begin_slice_nal, write_slice_header};
+use crate::h264::sei::hrd_params;
 use crate::h264::sps::write_sps;
 use crate::h264::state::{
-    Capabilities, FrameState, SourceFormat, StateError, StreamOptions, StreamTracker, HW_AUD,
-    HW_PPS, HW_SLICE_HEADER, HW_SPS,
+    Capabilities, FrameState, HeaderPlan, SourceFormat, StateError, StreamOptions, StreamTracker,
 };
 use crate::h264::uapi::*;
 
@@ -731,54 +729,18 @@ impl H264Session {
     /// Writes the access unit's header units in stream order into `sink`: AUD, SPS, PPS (as
     /// [`FramePlan::emit`] says), then the slice NAL header and slice header, left unaligned
     /// with escaping on, for the slice data to follow (uapi.md §8.4 step 5). Units the
-    /// hardware writes itself ([`Capabilities::hw_headers`]) are skipped, as in
-    /// [`crate::h264::au::write_au_headers`].
+    /// hardware writes itself ([`Capabilities::hw_headers`]) are skipped: this is
+    /// [`crate::h264::au::write_au_units`] with the plan's units.
     pub fn write_headers<S: NalSink + ?Sized>(
         &self,
         plan: &FramePlan,
         sink: &mut S,
     ) -> Result<AuTail, HeaderError> {
-        let st = &plan.state;
-        let hw = self.caps.hw_headers;
-        let mut first = true;
-        if plan.emit.aud {
-            if hw & HW_AUD == 0 {
-                let ppt = aud_primary_pic_type(plan.slice == SliceKind::P, false);
-                write_aud(sink, st.framing, ppt)?;
-            }
-            first = false;
-        }
-        if plan.emit.sps_pps {
-            if hw & HW_SPS == 0 {
-                write_sps(sink, st.framing, first, &st.sps, &st.extra)?;
-            }
-            if hw & HW_PPS == 0 {
-                write_pps(sink, st.framing, first, &st.pps)?;
-            }
-            first = false;
-        }
-        // HRD SEI after the parameter sets, before the slice (7.4.1.2.3), as au.rs does.
-        if let (Some((bp, pt)), Some(hrd)) = (
-            st.hrd_sei(st.initial_cpb_removal_delay_90k),
-            st.extra.vui.as_ref().and_then(|v| v.nal_hrd),
-        ) {
-            write_hrd_sei(
-                sink,
-                st.framing,
-                first,
-                st.sps.seq_parameter_set_id,
-                &hrd,
-                bp.as_ref(),
-                &pt,
-            )?;
-            first = false;
-        }
-        if hw & HW_SLICE_HEADER != 0 {
-            return Ok(AuTail::HardwareSlice);
-        }
-        begin_slice_nal(sink, st.framing, first, &st.params)?;
-        write_slice_header(sink, &st.sps, &st.pps, &st.params, 0)?;
-        Ok(AuTail::SliceOpen)
+        let units = HeaderPlan {
+            aud: plan.emit.aud,
+            sps_pps: plan.emit.sps_pps,
+        };
+        write_au_units(sink, &plan.state, units, &self.caps)
     }
 
     /// Writes SPS + PPS alone (header mode `Separate`: the header-only CAPTURE buffer that

@@ -10,7 +10,7 @@ use super::pps::write_pps;
 use super::sei::write_hrd_sei;
 use super::slice_header::{begin_slice_nal, write_slice_header};
 use super::sps::write_sps;
-use super::state::{Capabilities, FrameState, HW_AUD, HW_PPS, HW_SLICE_HEADER, HW_SPS};
+use super::state::{Capabilities, FrameState, HeaderPlan, HW_AUD, HW_PPS, HW_SLICE_HEADER, HW_SPS};
 use super::uapi::SLICE_TYPE_P;
 
 /// What [`write_au_headers`] left open.
@@ -29,18 +29,30 @@ pub fn write_au_headers<S: NalSink + ?Sized>(
     st: &FrameState,
     caps: &Capabilities,
 ) -> Result<AuTail, HeaderError> {
+    write_au_units(s, st, st.plan, caps)
+}
+
+/// [`write_au_headers`] with the AUD and parameter sets taken from `units` instead of the
+/// state's plan (a stateful encoder in header mode `Separate` moves SPS/PPS into a buffer of
+/// their own).
+pub fn write_au_units<S: NalSink + ?Sized>(
+    s: &mut S,
+    st: &FrameState,
+    units: HeaderPlan,
+    caps: &Capabilities,
+) -> Result<AuTail, HeaderError> {
     let mut first = true;
     let hw = caps.hw_headers;
-    if st.plan.aud && hw & HW_AUD == 0 {
+    if units.aud && hw & HW_AUD == 0 {
         let ppt = aud_primary_pic_type(st.params.slice_type == SLICE_TYPE_P, false);
         write_aud(s, st.framing, ppt)?;
         first = false;
     }
     // When the hardware writes the AUD it is first in the access unit anyway.
-    if st.plan.aud && hw & HW_AUD != 0 {
+    if units.aud && hw & HW_AUD != 0 {
         first = false;
     }
-    if st.plan.sps_pps {
+    if units.sps_pps {
         if hw & HW_SPS == 0 {
             write_sps(s, st.framing, first, &st.sps, &st.extra)?;
         }

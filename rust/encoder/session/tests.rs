@@ -553,8 +553,8 @@ fn fuzzed_inputs_never_panic() {
 
 #[test]
 fn write_headers_matches_the_core_au_writer() {
-    // write_headers re-implements au::write_au_headers only to support HEADER_MODE_SEPARATE;
-    // in the joined mode both must produce the same bytes.
+    // write_headers is au::write_au_units with the plan's units; in the joined mode that is
+    // the state's own plan, so both writers must produce the same bytes.
     use crate::h264::au::write_au_headers;
     for (aud, hrd, rc) in [
         (false, false, false),
