@@ -7,7 +7,7 @@
 # encode, and those decode in ffmpeg without a warning.
 set -e
 python3 tools/tests/guest/lib/t_params.py /tmp/params.h264
-ffmpeg -v warning -i /tmp/params.h264 -f rawvideo -pix_fmt nv12 /tmp/dec.nv12 2>/tmp/ffmpeg.log
+ffmpeg -y -v warning -i /tmp/params.h264 -f rawvideo -pix_fmt nv12 /tmp/dec.nv12 2>/tmp/ffmpeg.log
 if [ -s /tmp/ffmpeg.log ]; then cat /tmp/ffmpeg.log; echo "ffmpeg warned while decoding"; exit 1; fi
 frames=$(($(stat -c %s /tmp/dec.nv12) / (96 * 64 * 3 / 2)))
 echo "decoded $frames frames"

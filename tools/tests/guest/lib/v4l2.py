@@ -613,14 +613,11 @@ def nv12_frame(width, height, stride, coded_height, seed=0, noise=False):
     if noise:
         rnd = random.Random(seed)
         return rnd.randbytes(stride * coded_height * 3 // 2)
-    out = bytearray(stride * coded_height * 3 // 2)
-    for y in range(coded_height):
-        row = bytes(((x + y * 2 + seed * 3) & 0xff) for x in range(stride))
-        out[y * stride:(y + 1) * stride] = row
-    base = stride * coded_height
-    for y in range(coded_height // 2):
-        row = bytes((128 + ((x + seed) & 0x3f)) & 0xff for x in range(stride))
-        out[base + y * stride:base + (y + 1) * stride] = row
+    ramp = bytes(i & 0xff for i in range(stride + 256))
+    chroma = bytes(128 + (i & 0x3f) for i in range(stride + 64))
+    luma = b"".join(ramp[(y * 2 + seed * 3) & 0xff:][:stride] for y in range(coded_height))
+    c = chroma[seed & 0x3f:][:stride] * (coded_height // 2)
+    out = luma + c
     return bytes(out)
 
 
