@@ -187,9 +187,8 @@ unsafe extern "C" fn s_fmt<T: NodeOps>(
     let vq = unsafe { b::v4l2_m2m_get_vq(fh.m2m_ctx(), f.type_) };
     // SAFETY: `vq` is the context's live queue.
     let busy = !vq.is_null() && unsafe { b::slenc_vb2_is_busy(vq) };
-    // The request as userspace made it: the driver adjusts it as `try_fmt` does, but needs the
-    // size asked for (the visible rectangle), not the macroblock-aligned one.
-    match fh.ctx.s_fmt(q, &from_v4l2(f), busy) {
+    let v = fh.ctx.try_fmt(q, &from_v4l2(f));
+    match fh.ctx.s_fmt(q, &v, busy) {
         Ok(set) => {
             to_v4l2(f, &set);
             0

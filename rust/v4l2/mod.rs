@@ -132,9 +132,8 @@ pub(crate) trait NodeOps: Sized + Send + Sync + 'static {
     fn g_fmt(&self, q: Queue) -> Format;
     /// Adjusts `f` to what queue `q` would accept; never fails.
     fn try_fmt(&self, q: Queue, f: &Format) -> Format;
-    /// Sets the format of queue `q` as userspace asked for it (not yet adjusted: the asked size
-    /// is the visible one), adjusting it as `try_fmt` does; `busy` when the queue has buffers
-    /// allocated. Returns what was set.
+    /// Sets the format of queue `q` (already adjusted with `try_fmt`), `busy` when the queue
+    /// has buffers allocated. Returns what was set.
     fn s_fmt(&self, q: Queue, f: &Format, busy: bool) -> Result<Format>;
     /// Frame sizes of the raw or coded format `fourcc`.
     fn framesizes(&self, fourcc: u32) -> Option<FrameSizes>;

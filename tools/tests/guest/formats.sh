@@ -1,10 +1,10 @@
 #!/bin/sh
 # vm-run: --sim cedrus-v3s --kmemleak
 # Zero, odd, tiny and huge sizes on both nodes (tools/tests/guest/lib/t_formats.py): TRY_FMT and
-# S_FMT never fail and return a macroblock-aligned, clamped format with the asked size (made
-# even, clamped) as the visible rectangle; CAPTURE sizeimage is clamped both ways; S_FMT with
-# buffers is EBUSY. Encodes at odd sizes decode in ffmpeg at the visible size (a 4:2:0 crop is
-# in units of 2: 33x17 shows as 34x18).
+# S_FMT never fail and return a macroblock-aligned, clamped format, S_FMT resets the crop to
+# it and S_SELECTION sets the visible size (made even, clamped); CAPTURE sizeimage is clamped
+# both ways; S_FMT with buffers is EBUSY. Encodes at odd visible sizes decode in ffmpeg at that
+# size (a 4:2:0 crop is in units of 2: 33x17 shows as 34x18).
 set -e
 python3 tools/tests/guest/lib/t_formats.py /tmp
 for s in stateful-33x17:34x18 stateful-176x100:176x100 stateless-33x17:34x18; do

@@ -2,9 +2,10 @@
 """Formats with zero, odd, tiny and huge sizes on both nodes, and encodes at odd sizes.
 
 TRY_FMT and S_FMT on OUTPUT never fail: the size is rounded up to macroblocks and clamped to
-16x16..1920x1088 (the V3s), the visible rectangle (crop) is the asked size made even and
-clamped the same way, an unknown fourcc becomes NV12, a useless bytesperline the tight one,
-and sizeimage matches the layout. CAPTURE follows OUTPUT's size and clamps sizeimage.
+16x16..1920x1088 (the V3s), S_FMT resets the crop to it, S_SELECTION makes the asked visible
+size even and clamps it the same way, an unknown fourcc becomes NV12, a useless bytesperline
+the tight one, and sizeimage matches the layout. CAPTURE follows OUTPUT's size and clamps
+sizeimage.
 Then encodes at 33x17 (both nodes) and 176x100 (stateful) whose streams the shell script
 decodes with ffmpeg at the visible size.
 """
@@ -57,9 +58,18 @@ for node in (stateless_node(), stateful_node()):
                       and pl.sizeimage == cw * ch * 3 // 2)
                 check(f"{node} {name} OUTPUT {w}x{h} -> {p.width}x{p.height} bpl "
                       f"{pl.bytesperline} size {pl.sizeimage}, expected {cw}x{ch}", ok)
+            # S_FMT resets the crop to the whole picture (stateful encoder interface); the
+            # visible size is set with S_SELECTION, made even and clamped.
             crop = dev.g_crop()
-            check(f"{node} crop of {w}x{h} is {crop}, expected (0, 0, {vis(w, cw)}, "
-                  f"{vis(h, ch)})", crop == (0, 0, vis(w, cw), vis(h, ch)))
+            check(f"{node} crop after S_FMT {w}x{h} is {crop}, expected (0, 0, {cw}, {ch})",
+                  crop == (0, 0, cw, ch))
+            crop = dev.s_crop(0, 0, w, h)
+            check(f"{node} S_SELECTION {w}x{h} gives {crop}, expected (0, 0, {vis(w, cw)}, "
+                  f"{vis(h, ch)})", crop == (0, 0, vis(w, cw), vis(h, ch)) == dev.g_crop())
+            crop = dev.s_crop(-5, 1 << 30, w, h)
+            check(f"{node} S_SELECTION off the picture gives {crop}",
+                  crop[0] == 0 and crop[1] == ch - crop[3] and crop[2:] == (vis(w, cw),
+                                                                           vis(h, ch)))
             # CAPTURE follows OUTPUT; sizeimage is clamped both ways.
             raw = cw * ch * 3 // 2
             lo = max(cw * ch * 3 // 4, 16 * 1024) + 4096

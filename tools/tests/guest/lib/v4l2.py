@@ -449,6 +449,13 @@ class Device:
         ioctl(self.fd, VIDIOC_G_SELECTION, s)
         return (s.r.left, s.r.top, s.r.width, s.r.height)
 
+    def s_crop(self, left, top, width, height):
+        s = Selection()
+        s.type, s.target = BUF_TYPE_OUTPUT, SEL_TGT_CROP
+        s.r.left, s.r.top, s.r.width, s.r.height = left, top, width, height
+        ioctl(self.fd, VIDIOC_S_SELECTION, s)
+        return (s.r.left, s.r.top, s.r.width, s.r.height)
+
     # buffers ------------------------------------------------------------------------------
 
     def reqbufs(self, btype, count):
@@ -650,6 +657,7 @@ class StatelessEncoder:
         self.dev = Device(stateless_node(), nonblock=True)
         self.media = os.open(media_node(), os.O_RDWR)
         self.out = self.dev.s_fmt(BUF_TYPE_OUTPUT, NV12, width, height)
+        self.dev.s_crop(0, 0, width, height)
         self.width, self.height = width, height
         self.stride = self.out.plane_fmt[0].bytesperline
         self.coded_h = self.out.height
@@ -697,6 +705,7 @@ class StatefulEncoder:
     def __init__(self, width, height, nout=2, ncap=2, cap_size=0, ctrls=()):
         self.dev = Device(stateful_node(), nonblock=True)
         self.out = self.dev.s_fmt(BUF_TYPE_OUTPUT, NV12, width, height)
+        self.dev.s_crop(0, 0, width, height)
         self.width, self.height = width, height
         self.stride = self.out.plane_fmt[0].bytesperline
         self.coded_h = self.out.height
