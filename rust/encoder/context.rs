@@ -347,18 +347,15 @@ impl NodeOps for Context {
         match q {
             Queue::Output => {
                 let out = self.raw(f);
-                // The visible size is what userspace asked for (within the coded size); a
-                // crop can narrow it further.
-                let visible = fmt::fit_crop(
-                    Rect {
-                        left: 0,
-                        top: 0,
-                        width: f.width.max(fmt::MIN_SIZE),
-                        height: f.height.max(fmt::MIN_SIZE),
-                    },
-                    out.width,
-                    out.height,
-                );
+                // S_FMT resets the visible rectangle to the whole picture; a smaller one is set
+                // with S_SELECTION (stateful encoder interface, initialization step 6;
+                // v4l2-compliance checks that the crop equals the format after S_FMT).
+                let visible = Rect {
+                    left: 0,
+                    top: 0,
+                    width: out.width,
+                    height: out.height,
+                };
                 s.out = out;
                 s.crop = visible;
                 // The coded format follows the raw one (size, colorimetry). Its buffer size

@@ -45,12 +45,41 @@ struct InFlight {
     run: KBox<dyn Running>,
 }
 
-/// The engine's queue: the job on the hardware, and the one the other node's m2m core may
-/// have handed us meanwhile (each node's m2m core runs one job at a time, so at most one).
+/// The engine's queue: the job on the hardware, and the jobs waiting for the block.
+///
+/// Each node's m2m core hands us at most one job at a time, but it may hand over the next one
+/// from inside `v4l2_m2m_job_finish` (synchronously, through `device_run`) while we are still
+/// finishing the previous one. So the block is *claimed* from the moment a job is taken on until
+/// the next one is started or nothing is left, and every job arriving meanwhile waits here, in
+/// order; nobody else starts a job while the block is claimed.
 #[derive(Default)]
 struct Slots {
+    /// Someone owns the block: a job is on it, or one is being started or finished.
+    claimed: bool,
     busy: Option<InFlight>,
-    pending: Option<Job<Context>>,
+    /// Waiting jobs, oldest first: at most one per node.
+    pending: [Option<Job<Context>>; 2],
+}
+
+impl Slots {
+    /// Queues `job` behind the others; gives it back if the queue is full.
+    fn push(&mut self, job: Job<Context>) -> Option<Job<Context>> {
+        match self.pending.iter_mut().find(|p| p.is_none()) {
+            Some(slot) => {
+                *slot = Some(job);
+                None
+            }
+            None => Some(job),
+        }
+    }
+
+    /// The oldest waiting job.
+    fn pop(&mut self) -> Option<Job<Context>> {
+        let [a, b] = &mut self.pending;
+        let job = a.take();
+        *a = b.take();
+        job
+    }
 }
 
 /// The device-wide state (see the module documentation).
@@ -106,24 +135,61 @@ impl DevState {
         self.dev.get()
     }
 
-    /// Runs `job` on the block now, or after the job on it.
+    /// Runs `job` on the block now, or after the jobs before it.
     pub(crate) fn device_run(&self, job: Job<Context>) {
         let mut slots = self.slots.lock();
-        if slots.busy.is_some() {
-            if slots.pending.is_none() {
-                slots.pending = Some(job);
-                return;
-            }
+        if slots.claimed {
+            let refused = slots.push(job);
             drop(slots);
-            // Impossible with two m2m cores of one job each; never lose a job anyway.
-            job.finish(Err(EBUSY));
+            if let Some(job) = refused {
+                // Impossible with two m2m cores of one job each; never lose a job anyway.
+                job.finish(Err(EBUSY));
+            }
             return;
         }
+        slots.claimed = true;
         drop(slots);
-        self.start(job);
+        self.run(job);
     }
 
-    fn start(&self, mut job: Job<Context>) {
+    /// Starts `job` on the claimed block; if it cannot start, fails it and goes on with the
+    /// next waiting job, until one is on the block or none is left (the claim is released).
+    fn run(&self, mut job: Job<Context>) {
+        loop {
+            match self.start(&mut job) {
+                Ok((run, complete_now)) => {
+                    // `busy` first: the completion path and the watchdog look for it there.
+                    self.slots.lock().busy = Some(InFlight { job, run });
+                    self.works.arm_watchdog(WATCHDOG_MS);
+                    if complete_now {
+                        self.works.schedule();
+                    }
+                    return;
+                }
+                Err(e) => {
+                    // Finishing may hand us the node's next job (it waits: still claimed).
+                    job.finish(Err(e));
+                    match self.next() {
+                        Some(next) => job = next,
+                        None => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next waiting job, keeping the claim; or none, releasing it.
+    fn next(&self) -> Option<Job<Context>> {
+        let mut slots = self.slots.lock();
+        let job = slots.pop();
+        if job.is_none() {
+            slots.claimed = false;
+        }
+        job
+    }
+
+    /// Programs the block for `job` and starts it (the block is claimed and idle).
+    fn start(&self, job: &mut Job<Context>) -> Result<(KBox<dyn Running>, bool)> {
         let Some(backend) = self.engine.backend else {
             // No backend is attached to this block yet: fail the frame cleanly rather than
             // produce fake output.
@@ -132,29 +198,16 @@ impl DevState {
                 self.engine.name,
                 job.sequence()
             );
-            job.finish(Err(ENODEV));
-            self.start_pending();
-            return;
+            return Err(ENODEV);
         };
-        match backend.start(self, &mut job) {
-            Ok((run, complete_now)) => {
-                self.slots.lock().busy = Some(InFlight { job, run });
-                self.works.arm_watchdog(WATCHDOG_MS);
-                if complete_now {
-                    self.works.schedule();
-                }
-            }
-            Err(e) => {
-                job.finish(Err(e));
-                self.start_pending();
-            }
-        }
+        backend.start(self, job)
     }
 
-    fn start_pending(&self) {
-        let next = self.slots.lock().pending.take();
-        if let Some(job) = next {
-            self.start(job);
+    /// The job on the block is off it: finish it and start the next one, if any.
+    fn retire(&self, job: Job<Context>, result: Result<Done>) {
+        job.finish(result);
+        if let Some(next) = self.next() {
+            self.run(next);
         }
     }
 
@@ -171,8 +224,9 @@ impl DevState {
             return;
         };
         drop(slots);
-        f.job.finish(r);
-        self.start_pending();
+        let InFlight { job, run } = f;
+        drop(run);
+        self.retire(job, r);
     }
 }
 
@@ -191,8 +245,9 @@ impl WorkHandler for DevState {
             f.job.sequence()
         );
         f.run.abort(&mut f.job);
-        f.job.finish(Err(ETIMEDOUT));
-        self.start_pending();
+        let InFlight { job, run } = f;
+        drop(run);
+        self.retire(job, Err(ETIMEDOUT));
     }
 
     fn works(&self) -> &Works {
