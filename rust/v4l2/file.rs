@@ -20,6 +20,12 @@ pub(crate) struct Fh<T: NodeOps> {
     pub(crate) node: usize,
     /// Sequence numbers of the next OUTPUT and CAPTURE buffers done.
     pub(crate) seq: [core::sync::atomic::AtomicU32; 2],
+    /// Serialises `ENCODER_CMD` with the end of a job: the m2m core's drain state is not
+    /// locked, and a STOP that lands while a finishing job has taken its OUTPUT buffer off the
+    /// queue but not yet returned its CAPTURE buffer would return another CAPTURE buffer as
+    /// LAST first (the client then misses the final frame). Mainline's stateful codecs add
+    /// such a lock on top of mem2mem as well.
+    pub(crate) drain_lock: Opaque<b::mutex>,
     pub(crate) ctx: T,
 }
 
@@ -104,6 +110,7 @@ fn open_inner<T: NodeOps>(file: *mut b::file, shared: &Shared<T>, node: usize) -
                 core::sync::atomic::AtomicU32::new(0),
                 core::sync::atomic::AtomicU32::new(0),
             ],
+            drain_lock: Opaque::zeroed(),
             ctx,
         },
         GFP_KERNEL,
@@ -111,6 +118,7 @@ fn open_inner<T: NodeOps>(file: *mut b::file, shared: &Shared<T>, node: usize) -
     // SAFETY: `fh` is ours until `v4l2_fh_add` publishes it; every error path frees what was
     // set up before it. The handler is initialised in place because controls point back at it.
     unsafe {
+        b::slenc_mutex_init((*fh).drain_lock.get());
         let h = (*fh).hdl.get();
         if let Err(e) = kernel::error::to_result(b::slenc_ctrl_handler_init(h, 32)) {
             drop(KBox::from_raw(fh));
@@ -160,6 +168,7 @@ unsafe extern "C" fn release<T: NodeOps>(file: *mut b::file) -> c_int {
         b::slenc_mutex_unlock(lock);
         b::v4l2_ctrl_handler_free(fh.hdl.get());
         b::v4l2_fh_exit(fh.raw_fh());
+        b::slenc_mutex_destroy(fh.drain_lock.get());
         drop(KBox::from_raw(raw));
     }
     0

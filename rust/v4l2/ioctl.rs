@@ -380,6 +380,9 @@ unsafe extern "C" fn encoder_cmd<T: NodeOps>(
     let fh = unsafe { fh::<T>(file) };
     // SAFETY: the m2m core's drain state machine (stateful encoder interface): STOP marks the
     // last OUTPUT buffer, or the next CAPTURE buffer if nothing is queued; START resumes.
+    // Under the drain lock, so a job cannot be half-way through returning its buffers.
+    // SAFETY: the lock lives in the file handle, initialised at open, destroyed at release.
+    unsafe { b::slenc_mutex_lock(fh.drain_lock.get()) };
     let ret = unsafe { b::v4l2_m2m_ioctl_encoder_cmd(file, priv_, ec) };
     if ret == 0 {
         // SAFETY: the m2m context is alive while the file is open.
@@ -389,6 +392,8 @@ unsafe extern "C" fn encoder_cmd<T: NodeOps>(
             queue_eos(fh.raw_fh());
         }
     }
+    // SAFETY: locked above, by this thread.
+    unsafe { b::slenc_mutex_unlock(fh.drain_lock.get()) };
     ret
 }
 

@@ -189,6 +189,9 @@ impl<T: NodeOps> Job<T> {
         // SAFETY: the job's buffers are the first on their queues (`device_run` took the next
         // ones and nothing else removes buffers while a job runs); they are alive and ours.
         unsafe {
+            // The buffers go back under the drain lock (see `Fh::drain_lock`); the next job is
+            // scheduled after it.
+            b::slenc_mutex_lock(fh.drain_lock.get());
             let src = b::slenc_m2m_src_buf_remove(m2m);
             let dst = b::slenc_m2m_dst_buf_remove(m2m);
             debug_assert!(src == self.src && dst == self.dst);
@@ -230,6 +233,7 @@ impl<T: NodeOps> Job<T> {
             } else {
                 b::slenc_m2m_buf_done(self.dst, state);
             }
+            b::slenc_mutex_unlock(fh.drain_lock.get());
             b::v4l2_m2m_job_finish(fh.shared().nodes[fh.node].m2m_dev, m2m);
         }
     }
