@@ -118,7 +118,7 @@ fn open_inner<T: NodeOps>(file: *mut b::file, shared: &Shared<T>, node: usize) -
     // SAFETY: `fh` is ours until `v4l2_fh_add` publishes it; every error path frees what was
     // set up before it. The handler is initialised in place because controls point back at it.
     unsafe {
-        b::slenc_mutex_init((*fh).drain_lock.get());
+        b::slenc_drain_lock_init((*fh).drain_lock.get());
         let h = (*fh).hdl.get();
         if let Err(e) = kernel::error::to_result(b::slenc_ctrl_handler_init(h, 32)) {
             drop(KBox::from_raw(fh));

@@ -55,6 +55,13 @@ void slenc_mutex_init(struct mutex *lock)
 	mutex_init(lock);
 }
 
+/* A lock class of its own (mutex_init keys the class by call site): the drain lock nests in
+ * the video device lock. */
+void slenc_drain_lock_init(struct mutex *lock)
+{
+	mutex_init(lock);
+}
+
 void slenc_mutex_destroy(struct mutex *lock)
 {
 	mutex_destroy(lock);

@@ -22,6 +22,7 @@ bool slenc_cancel_delayed_work_sync(struct delayed_work *dwork);
 struct delayed_work *slenc_to_delayed_work(struct work_struct *work);
 
 void slenc_mutex_init(struct mutex *lock);
+void slenc_drain_lock_init(struct mutex *lock);
 void slenc_mutex_destroy(struct mutex *lock);
 void slenc_mutex_lock(struct mutex *lock);
 void slenc_mutex_unlock(struct mutex *lock);
