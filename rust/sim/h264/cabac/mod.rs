@@ -39,24 +39,30 @@ pub struct Engine {
     pub bins: u32,
 }
 
+/// The context states of a slice (9.3.1.1): `(pStateIdx << 1) | valMPS` per ctxIdx.
+fn init_contexts(p_slice: bool, init_idc: u8, qp: u8) -> [u8; NUM_CTX] {
+    let tab = if p_slice {
+        &INIT_P[(init_idc as usize).min(2)]
+    } else {
+        &INIT_I
+    };
+    let mut st = [0u8; NUM_CTX];
+    let qp = qp.min(51) as i32;
+    for (s, &(m, n)) in st.iter_mut().zip(tab.iter()) {
+        let pre = (((m as i32 * qp) >> 4) + n as i32).clamp(1, 126);
+        *s = if pre <= 63 {
+            ((63 - pre) << 1) as u8
+        } else {
+            (((pre - 64) << 1) | 1) as u8
+        };
+    }
+    st
+}
+
 impl Engine {
     /// Initialises contexts for the slice (9.3.1.1) and the engine (9.3.4.1).
     pub fn new(p_slice: bool, init_idc: u8, qp: u8) -> Self {
-        let tab = if p_slice {
-            &INIT_P[(init_idc as usize).min(2)]
-        } else {
-            &INIT_I
-        };
-        let mut st = [0u8; NUM_CTX];
-        let qp = qp.min(51) as i32;
-        for (s, &(m, n)) in st.iter_mut().zip(tab.iter()) {
-            let pre = (((m as i32 * qp) >> 4) + n as i32).clamp(1, 126);
-            *s = if pre <= 63 {
-                ((63 - pre) << 1) as u8
-            } else {
-                (((pre - 64) << 1) | 1) as u8
-            };
-        }
+        let st = init_contexts(p_slice, init_idc, qp);
         Engine {
             low: 0,
             range: 510,
@@ -708,21 +714,7 @@ mod tests {
     impl RefEngine {
         /// Initialises contexts for the slice (9.3.1.1) and the engine (9.3.4.1).
         pub fn new(p_slice: bool, init_idc: u8, qp: u8) -> Self {
-            let tab = if p_slice {
-                &INIT_P[(init_idc as usize).min(2)]
-            } else {
-                &INIT_I
-            };
-            let mut st = [0u8; NUM_CTX];
-            let qp = qp.min(51) as i32;
-            for (s, &(m, n)) in st.iter_mut().zip(tab.iter()) {
-                let pre = (((m as i32 * qp) >> 4) + n as i32).clamp(1, 126);
-                *s = if pre <= 63 {
-                    ((63 - pre) << 1) as u8
-                } else {
-                    (((pre - 64) << 1) | 1) as u8
-                };
-            }
+            let st = super::init_contexts(p_slice, init_idc, qp);
             RefEngine {
                 low: 0,
                 range: 510,
