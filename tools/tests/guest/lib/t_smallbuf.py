@@ -14,13 +14,6 @@ sys.path.insert(0, "tools/tests/guest/lib")
 from v4l2 import *  # noqa: E402,F403
 
 outdir = sys.argv[1]
-failures = []
-
-
-def check(what, cond):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 W, H = 320, 240
@@ -73,7 +66,4 @@ for i, ep in enumerate([ep_p(1, 2), ep_p(2, 4), ep_p(3, 6)], 1):
 enc.close()
 open(f"{outdir}/smallbuf-stateless.h264", "wb").write(data)
 
-if failures:
-    print(f"{len(failures)} checks failed")
-    sys.exit(1)
-print("all checks passed")
+finish()

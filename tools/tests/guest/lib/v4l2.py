@@ -16,6 +16,7 @@ import mmap
 import os
 import select
 import struct
+import sys
 
 # ------------------------------------------------------------------------------------------
 # ioctl numbers
@@ -210,6 +211,24 @@ BUF_FLAG_REQUEST_FD = 0x800000
 CTRL_WHICH_CUR_VAL = 0
 CTRL_WHICH_DEF_VAL = 0x0f000000
 CTRL_WHICH_REQUEST_VAL = 0x0f010000
+
+
+# Test bookkeeping shared by the t_*.py scripts: `check` records a failed expectation and
+# goes on, `finish` ends the script with the verdict.
+failures = []
+
+
+def check(what, cond):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def finish():
+    if failures:
+        print(f"{len(failures)} checks failed")
+        sys.exit(1)
+    print("all checks passed")
 
 
 def fourcc(s):
