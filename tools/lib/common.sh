@@ -47,11 +47,12 @@ EOF
     printf '%s\n' "-o Dir::Etc::SourceParts=$dir/sources.list.d -o Dir::Etc::SourceList=/dev/null -o Dir::State::Lists=$dir/lists -o Dir::Cache::Archives=$dir/archives -o APT::Get::List-Cleanup=0"
 }
 
-# sha256 of the given strings and files, short, for cache keys.
+# sha256 of the given strings and files, short, for cache keys. Files are hashed by content
+# only (not by path), so every clone of the repository shares one cached build.
 cache_key() {
     local item
     for item in "$@"; do
-        if [ -f "$item" ]; then sha256sum "$item"; else printf '%s\n' "$item"; fi
+        if [ -f "$item" ]; then sha256sum <"$item"; else printf '%s\n' "$item"; fi
     done | sha256sum | cut -c1-16
 }
 
