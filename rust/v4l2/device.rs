@@ -269,6 +269,46 @@ impl<T: NodeOps> Registration<T> {
         // SAFETY: `shared` is alive while the registration holds its reference.
         unsafe { &self.shared.as_ref().data }
     }
+
+    /// A counted reference to the driver data, for what must reach it without borrowing the
+    /// registration (an interrupt handler registered next to it).
+    pub(crate) fn handle(&self) -> DevHandle<T> {
+        // SAFETY: `shared` is alive while the registration holds its reference; the new
+        // reference is put by `DevHandle::drop`.
+        unsafe { b::slenc_v4l2_device_get(self.shared.as_ref().v4l2_dev.get()) };
+        DevHandle {
+            shared: self.shared,
+        }
+    }
+}
+
+/// A reference on the `v4l2_device` of a [`Registration`], giving access to the driver data: it
+/// keeps the data alive (past the unbind of the platform device too, like an open file) until it
+/// is dropped.
+pub(crate) struct DevHandle<T: NodeOps> {
+    shared: NonNull<Shared<T>>,
+}
+
+// SAFETY: the handle only holds a reference count on `Shared`, which is `Send + Sync`.
+unsafe impl<T: NodeOps> Send for DevHandle<T> {}
+// SAFETY: see `Send`; it only hands out `&T::Dev`, which is `Sync`.
+unsafe impl<T: NodeOps> Sync for DevHandle<T> {}
+
+impl<T: NodeOps> core::ops::Deref for DevHandle<T> {
+    type Target = T::Dev;
+
+    fn deref(&self) -> &T::Dev {
+        // SAFETY: the reference the handle holds keeps `shared` alive.
+        unsafe { &self.shared.as_ref().data }
+    }
+}
+
+impl<T: NodeOps> Drop for DevHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: puts the reference taken in `Registration::handle`; when it is the last one,
+        // `release` frees the state, which nothing else refers to any more.
+        unsafe { b::v4l2_device_put((*self.shared.as_ptr()).v4l2_dev.get()) };
+    }
 }
 
 impl<T: NodeOps> Drop for Registration<T> {

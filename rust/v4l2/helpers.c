@@ -4,6 +4,8 @@
  * control handler's lock class) that Rust cannot call or expand. No logic lives here.
  */
 #include <linux/moduleparam.h>
+#include <linux/reset.h>
+#include <linux/soc/sunxi/sunxi_sram.h>
 #include "helpers.h"
 
 static char *sim;
@@ -200,4 +202,60 @@ void slenc_mutex_lock(struct mutex *lock)
 void slenc_mutex_unlock(struct mutex *lock)
 {
 	mutex_unlock(lock);
+}
+
+void slenc_v4l2_device_get(struct v4l2_device *v4l2_dev)
+{
+	v4l2_device_get(v4l2_dev);
+}
+
+/*
+ * The sunxi SRAM controller's claim/release (research/cedrus.md section 3, "SRAM claim"). They
+ * exist only when CONFIG_SUNXI_SRAM is set (the header has no stubs), so without it the claim
+ * reports -ENODEV: no kernel without that driver can run the V3s Video Engine.
+ */
+int slenc_sram_claim(struct device *dev)
+{
+#if IS_ENABLED(CONFIG_SUNXI_SRAM)
+	return sunxi_sram_claim(dev);
+#else
+	return -ENODEV;
+#endif
+}
+
+void slenc_sram_release(struct device *dev)
+{
+#if IS_ENABLED(CONFIG_SUNXI_SRAM)
+	sunxi_sram_release(dev);
+#endif
+}
+
+/*
+ * The reset consumer API: the getters are static inline, and without CONFIG_RESET_CONTROLLER
+ * every function is a static inline stub, so the Rust side calls them all through here and
+ * builds the same way whatever the configuration.
+ */
+struct reset_control *slenc_reset_control_get_exclusive(struct device *dev, const char *id)
+{
+	return reset_control_get_exclusive(dev, id);
+}
+
+void slenc_reset_control_put(struct reset_control *rstc)
+{
+	reset_control_put(rstc);
+}
+
+int slenc_reset_control_assert(struct reset_control *rstc)
+{
+	return reset_control_assert(rstc);
+}
+
+int slenc_reset_control_deassert(struct reset_control *rstc)
+{
+	return reset_control_deassert(rstc);
+}
+
+int slenc_reset_control_reset(struct reset_control *rstc)
+{
+	return reset_control_reset(rstc);
 }

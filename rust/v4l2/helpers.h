@@ -7,9 +7,13 @@
 #include <linux/workqueue.h>
 #include <media/v4l2-ctrls.h>
 #include <media/v4l2-dev.h>
+#include <media/v4l2-device.h>
 #include <media/v4l2-mem2mem.h>
 #include <media/videobuf2-dma-contig.h>
 #include <media/videobuf2-v4l2.h>
+
+struct device;
+struct reset_control;
 
 const char *slenc_param_sim(void);
 
@@ -54,5 +58,16 @@ bool slenc_m2m_is_last_draining_src_buf(struct v4l2_m2m_ctx *ctx, struct vb2_v4l
 void slenc_m2m_mark_stopped(struct v4l2_m2m_ctx *ctx);
 bool slenc_m2m_dst_buf_is_last(struct v4l2_m2m_ctx *ctx);
 void slenc_m2m_clear_state(struct v4l2_m2m_ctx *ctx);
+
+void slenc_v4l2_device_get(struct v4l2_device *v4l2_dev);
+
+int slenc_sram_claim(struct device *dev);
+void slenc_sram_release(struct device *dev);
+
+struct reset_control *slenc_reset_control_get_exclusive(struct device *dev, const char *id);
+void slenc_reset_control_put(struct reset_control *rstc);
+int slenc_reset_control_assert(struct reset_control *rstc);
+int slenc_reset_control_deassert(struct reset_control *rstc);
+int slenc_reset_control_reset(struct reset_control *rstc);
 
 #endif

@@ -145,6 +145,12 @@ impl<T: NodeOps> Job<T> {
         }
     }
 
+    /// The number of memory planes of the OUTPUT buffer (2 for NV12M, 1 for NV12).
+    pub(crate) fn src_num_planes(&self) -> u32 {
+        // SAFETY: as for `src_plane`.
+        unsafe { (*self.src).vb2_buf.num_planes }
+    }
+
     /// The bus address of OUTPUT plane `plane` (for hardware).
     pub(crate) fn src_dma(&self, plane: u32) -> u64 {
         // SAFETY: as for `src_plane`.

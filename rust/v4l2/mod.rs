@@ -7,7 +7,8 @@
 //! abstraction (`#[vtable]`-style trait plus generic `extern "C"` adapters).
 //!
 //! All `unsafe` of the driver lives below this module (and in the MMIO/DMA glue); every block
-//! carries a `// SAFETY:` comment.
+//! carries a `// SAFETY:` comment. Besides V4L2 it wraps the few other C APIs the `kernel` crate
+//! lacks: DMA allocations ([`dma`]), work items ([`work`]), SRAM claims and reset lines ([`soc`]).
 
 pub(crate) mod bindings;
 pub(crate) mod ctrl;
@@ -17,6 +18,7 @@ pub(crate) mod file;
 pub(crate) mod ioctl;
 pub(crate) mod job;
 pub(crate) mod queue;
+pub(crate) mod soc;
 pub(crate) mod work;
 
 pub(crate) use crate::encoder::format::Rect;
