@@ -2,7 +2,11 @@
 //! The platform driver: device-tree matching for the three boards' encoder blocks, and the
 //! simulated device that `slenc.sim=<variant>` creates for the models (ARCHITECTURE.md §5).
 
-use crate::encoder::{context::Context, device::DevState, format as fmt, Caps, Engine};
+use crate::encoder::{
+    context::Context,
+    device::{Block, DevState},
+    format as fmt, Caps, Engine,
+};
 use crate::v4l2::{bindings as b, device as v4l2dev, FrameSizes};
 use core::ptr::NonNull;
 use kernel::{device::Core, of, platform, prelude::*};
@@ -144,6 +148,11 @@ impl platform::Driver for SlencDriver {
             Some(v) => v,
             None => sim_variant()?.ok_or(ENODEV)?,
         };
+        let block = match info {
+            // No real-hardware glue is written yet: jobs fail cleanly.
+            Some(_) => Block::None,
+            None => sim_block(variant)?,
+        };
         let stateless = variant.engine.caps.h264.then_some(v4l2dev::NodeInfo {
             card: variant.card_sl,
             requests: true,
@@ -156,7 +165,7 @@ impl platform::Driver for SlencDriver {
             dev,
             variant.model,
             [stateless, stateful],
-            DevState::new(&variant.engine, info.is_none())?,
+            DevState::new(&variant.engine, block)?,
         )?;
         for (i, kind) in ["stateless H.264", "stateful"].iter().enumerate() {
             if let Some(n) = reg.node_num(i) {
@@ -170,6 +179,17 @@ impl platform::Driver for SlencDriver {
             }
         }
         Ok(Self { _v4l2: reg })
+    }
+}
+
+/// The block of a simulated device of `variant`: its model, when models are built in.
+fn sim_block(variant: &Variant) -> Result<Block> {
+    #[cfg(slenc_sim)]
+    return Block::model_for(&variant.engine);
+    #[cfg(not(slenc_sim))]
+    {
+        let _ = variant;
+        Ok(Block::None)
     }
 }
 

@@ -1,28 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Kernel glue of the Allwinner V3s VE backend (`hw::cedrus::backend`): the per-context
-//! private buffers and H.264 session, and the block itself — the register-level model
-//! (`slenc.sim=cedrus-v3s`, ARCHITECTURE.md §5) with its memory reached by bus address.
+//! private buffers and H.264 session, and the job path on the block — written once, generic
+//! over [`VeBlock`], for both blocks a device can drive (ARCHITECTURE.md §5, "the same backend
+//! code runs against a model or against MMIO"):
+//! - the register-level model (`slenc.sim=cedrus-v3s`) with its memory reached by bus address;
+//! - the real VE (MMIO, interrupt, clocks, reset, SRAM), still to be written.
 //!
-//! Per job (research/uapi.md §8.4): the session plans the frame from the controls, the backend
-//! programs the VE (headers through put-bits) and triggers it; the completion work item runs
-//! the model (a real VE raises its interrupt), reads the result, and updates the session.
+//! Per job (research/uapi.md §8.4): the session plans the frame from the controls,
+//! [`be::start_frame`] programs the VE (headers through put-bits) and triggers it; the
+//! completion work item (run at once for the model, which encodes there; scheduled by the
+//! interrupt on hardware) runs [`be::finish_frame`] and updates the session; the watchdog runs
+//! [`be::reset`] and pulses the block's reset line (research/cedrus.md §2.1 step 5, §7).
 
 use super::{
     context::Context,
-    device::{Backend, DevState, Running},
+    device::{Backend, Block, DevState, Running},
 };
 use crate::encoder::session::{FrameInput, FramePlan, H264Session, SessionLimits};
 use crate::h264::state::{Rect as SRect, SourceFormat};
-use crate::hw::cedrus::backend::{self as be, FrameBuffers, PrivateSizes};
+use crate::hw::cedrus::backend::{self as be, FrameBuffers, PrivateSizes, Regs};
+#[cfg(slenc_sim)]
+use crate::v4l2::dma::RegionBus;
 use crate::v4l2::{
-    dma::{CoherentBuf, RegionBus},
+    dma::CoherentBuf,
     job::{Done, Job},
 };
-use kernel::{
-    new_mutex,
-    prelude::*,
-    sync::{Arc, Mutex},
-};
+#[cfg(slenc_sim)]
+use kernel::{new_mutex, sync::Mutex};
+use kernel::{prelude::*, sync::Arc};
 
 /// The cedrus backend (one instance: the state lives in the device and the contexts).
 pub(crate) struct Cedrus;
@@ -74,6 +79,247 @@ impl Stream {
     }
 }
 
+/// A V3s VE a frame can run on: the register model, or the real block.
+pub(crate) trait VeBlock: Send + Sync + 'static {
+    /// The block held for one step of a job (see [`VeBlock::access`]).
+    type Access<'a>: VeAccess
+    where
+        Self: 'a;
+
+    /// Whether the completion path runs at once after a trigger (a model, which encodes
+    /// there), rather than when the block's interrupt says it is done.
+    const COMPLETES_AT_ONCE: bool;
+
+    /// Holds the block for one step (programming a frame, collecting it, resetting): the
+    /// model's lock, or the MMIO mapping — a revocable one (an RCU read-side section while
+    /// held: nothing that sleeps may run then). `ENODEV` once the device is gone.
+    fn access(&self) -> Result<Self::Access<'_>>;
+
+    /// Pulses the block's reset line, after [`be::reset`] (the watchdog path). Called with no
+    /// access held: it may sleep.
+    fn reset_line(&self);
+}
+
+/// What a held block does besides its registers ([`Regs`], which [`be`] programs).
+pub(crate) trait VeAccess: Regs {
+    /// Readies the block for a new frame before it is programmed: the model maps the frame's
+    /// buffers on its bus (the real VE reaches memory by bus address by itself) and counts the
+    /// job; the hardware forgets any completion status left from before.
+    fn load(&mut self, job: &Job<Context>, stream: &mut Stream) -> Result;
+    /// The frame that was triggered has run: the model encodes it here; the hardware reports
+    /// whether a done bit is up (the interrupt said so, or this is a pass that looks early).
+    /// `false`: not finished (a hung model, a busy block), the watchdog will act.
+    fn run(&mut self) -> bool;
+    /// The frame's buffers are off the block (the model unmaps them).
+    fn unload(&mut self);
+}
+
+/// Why a frame failed on the block.
+#[derive(Debug)]
+enum Failure {
+    /// The backend or the block reported an error.
+    Ve(be::CedrusError),
+    /// The block is gone (the device was unbound).
+    Gone,
+}
+
+impl Failure {
+    /// The error the job's buffers come back with.
+    fn errno(&self) -> Error {
+        match self {
+            Failure::Ve(be::CedrusError::OutputFull) => ENOSPC,
+            Failure::Ve(_) => EIO,
+            Failure::Gone => ENODEV,
+        }
+    }
+}
+
+/// The bus addresses of `job`'s frame: its OUTPUT and CAPTURE buffers and the context's private
+/// buffers (`u32`: the V3s bus is 32 bits wide and has no IOMMU, cedrus.md §3).
+fn frame_buffers(job: &Job<Context>, stream: &Stream) -> Result<FrameBuffers> {
+    let addr = |a: u64| u32::try_from(a).map_err(|_| EINVAL);
+    let (_, src_stride, src_height) = job.ctx().src_layout();
+    let src_luma = addr(job.src_dma(0))?;
+    // The source: two planes (NV12M), or one with the chroma after the luma (NV12).
+    let src_chroma = if job.src_num_planes() > 1 {
+        addr(job.src_dma(1))?
+    } else {
+        let luma_len =
+            u32::try_from(src_stride as usize * src_height as usize).map_err(|_| EINVAL)?;
+        src_luma.checked_add(luma_len).ok_or(EINVAL)?
+    };
+    let (dst, dst_size) = job.dst_dma();
+    Ok(FrameBuffers {
+        src_luma,
+        src_chroma,
+        src_stride,
+        dst: addr(dst)?,
+        dst_size: u32::try_from(dst_size).map_err(|_| EINVAL)?,
+        rec: [addr(stream.rec[0].dma())?, addr(stream.rec[1].dma())?],
+        subpix: [addr(stream.subpix[0].dma())?, addr(stream.subpix[1].dma())?],
+        mb_info: addr(stream.mb_info.dma())?,
+        sizes: stream.sizes,
+    })
+}
+
+/// Plans `job`'s frame and starts it on `ve` (cedrus.md §7 "per frame").
+fn start_on<V: VeBlock>(ve: &Arc<V>, job: &mut Job<Context>) -> Result<(KBox<dyn Running>, bool)> {
+    let ctx = job.ctx();
+    let input = ctx.frame_input(job.has_request())?;
+    // Lock order: the stream, then the block (whose MMIO access must not sleep).
+    let mut st = ctx.lock_stream();
+    let stream = Option::as_mut(&mut *st).ok_or(EINVAL)?;
+    let plan = stream.session.prepare(&input.borrow()).map_err(|e| {
+        pr_debug!("slenc: cedrus: frame {} refused: {:?}\n", job.sequence(), e);
+        EINVAL
+    })?;
+    if let Err(e) = ctx.write_back(&plan.state) {
+        // The frame is fine; only the read-back is missing.
+        pr_debug!(
+            "slenc: cedrus: adapted controls not written back: {:?}\n",
+            e
+        );
+    }
+    let started = frame_buffers(job, stream)
+        .map_err(|e| (e, None))
+        .and_then(|bufs| {
+            let mut a = ve.access().map_err(|e| (e, None))?;
+            let r = match a.load(job, stream) {
+                Err(e) => Err((e, None)),
+                Ok(()) => be::start_frame(&mut a, &stream.session, &plan, &bufs)
+                    .map_err(|e| (Failure::Ve(e).errno(), Some(e))),
+            };
+            if r.is_err() {
+                a.unload();
+            }
+            r.map(|()| bufs)
+        });
+    let bufs = match started {
+        Ok(bufs) => bufs,
+        Err((err, ve_err)) => {
+            // The session planned a frame that will not be: the next one is an IDR.
+            stream.session.fail(&plan);
+            pr_debug!(
+                "slenc: cedrus: frame {} not started: {:?} {:?}\n",
+                job.sequence(),
+                err,
+                ve_err
+            );
+            return Err(err);
+        }
+    };
+    drop(st);
+    let run: KBox<dyn Running> = KBox::new(
+        OnVe {
+            plan,
+            bufs,
+            ve: ve.clone(),
+        },
+        GFP_KERNEL,
+    )?;
+    Ok((run, V::COMPLETES_AT_ONCE))
+}
+
+/// A frame on the VE.
+struct OnVe<V: VeBlock> {
+    plan: FramePlan,
+    /// The frame's buffers, for a re-encode ([`H264Session::retry`]).
+    bufs: FrameBuffers,
+    ve: Arc<V>,
+}
+
+impl Backend for Cedrus {
+    fn start(&self, dev: &DevState, job: &mut Job<Context>) -> Result<(KBox<dyn Running>, bool)> {
+        match dev.block() {
+            #[cfg(slenc_sim)]
+            Block::CedrusModel(m) => start_on(m, job),
+            Block::None => Err(ENODEV),
+        }
+    }
+}
+
+impl<V: VeBlock> OnVe<V> {
+    /// The coded length of the frame, once the block is done with it (re-encoding it first
+    /// when rate control asks). `None`: not done yet.
+    fn collect(&mut self, job: &mut Job<Context>) -> Option<core::result::Result<u32, Failure>> {
+        loop {
+            let r = {
+                let Ok(mut a) = self.ve.access() else {
+                    return Some(Err(Failure::Gone));
+                };
+                if !a.run() {
+                    // A hung model, or a block still busy: the watchdog will act.
+                    return None;
+                }
+                be::finish_frame(&mut a).map_err(Failure::Ve)
+            };
+            // Rate control may want the frame once more, coarser (a scene cut far over its
+            // target): same buffers, still mapped; locks in the order `start` takes them.
+            if let Ok(n) = r {
+                let ctx = job.ctx();
+                let mut st = ctx.lock_stream();
+                if let Some(stream) = Option::as_mut(&mut *st) {
+                    if stream.session.retry(&mut self.plan, n) {
+                        let Ok(mut a) = self.ve.access() else {
+                            return Some(Err(Failure::Gone));
+                        };
+                        match be::start_frame(&mut a, &stream.session, &self.plan, &self.bufs) {
+                            // A model encodes it in the next pass; the hardware interrupts
+                            // again (the watchdog armed at the start covers both passes).
+                            Ok(()) if V::COMPLETES_AT_ONCE => continue,
+                            Ok(()) => return None,
+                            Err(e) => {
+                                a.unload();
+                                return Some(Err(Failure::Ve(e)));
+                            }
+                        }
+                    }
+                }
+            }
+            if let Ok(mut a) = self.ve.access() {
+                a.unload();
+            }
+            return Some(r);
+        }
+    }
+}
+
+impl<V: VeBlock> Running for OnVe<V> {
+    fn complete(&mut self, job: &mut Job<Context>) -> Option<Result<Done>> {
+        let bytes = self.collect(job)?;
+        let ctx = job.ctx();
+        let mut st = ctx.lock_stream();
+        let Some(stream) = Option::as_mut(&mut *st) else {
+            return Some(Err(EINVAL));
+        };
+        Some(match bytes {
+            Ok(n) => {
+                stream.session.complete(&self.plan, n);
+                Ok(Done {
+                    bytes: n as usize,
+                    keyframe: self.plan.is_intra(),
+                })
+            }
+            Err(e) => {
+                stream.session.fail(&self.plan);
+                pr_debug!("slenc: cedrus: frame {} failed: {:?}\n", job.sequence(), e);
+                Err(e.errno())
+            }
+        })
+    }
+
+    fn abort(&mut self, job: &mut Job<Context>) {
+        if let Ok(mut a) = self.ve.access() {
+            be::reset(&mut a);
+            a.unload();
+        }
+        self.ve.reset_line();
+        if let Some(s) = Option::as_mut(&mut *job.ctx().lock_stream()) {
+            s.session.fail(&self.plan);
+        }
+    }
+}
+
 /// The VE model of a simulated device and the memory its encoder needs.
 #[cfg(slenc_sim)]
 pub(crate) struct Model {
@@ -106,193 +352,76 @@ impl Model {
     }
 }
 
-/// A frame on the VE.
-struct OnVe {
-    plan: FramePlan,
-    /// The frame's buffers, for a re-encode ([`H264Session::retry`]).
-    bufs: FrameBuffers,
-    #[cfg(slenc_sim)]
-    model: Arc<Mutex<KBox<Model>>>,
+/// The model, locked for one step of a job.
+#[cfg(slenc_sim)]
+pub(crate) struct ModelAccess<'a>(kernel::sync::MutexGuard<'a, KBox<Model>>);
+
+#[cfg(slenc_sim)]
+impl Regs for ModelAccess<'_> {
+    fn read32(&mut self, off: u32) -> u32 {
+        Regs::read32(&mut self.0.ve, off)
+    }
+    fn write32(&mut self, off: u32, val: u32) {
+        Regs::write32(&mut self.0.ve, off, val)
+    }
 }
 
-impl Backend for Cedrus {
-    fn start(&self, dev: &DevState, job: &mut Job<Context>) -> Result<(KBox<dyn Running>, bool)> {
-        #[cfg(slenc_sim)]
-        let model = dev.cedrus_model().ok_or(ENODEV)?;
-        #[cfg(not(slenc_sim))]
-        return Err(ENODEV);
-
-        #[cfg(slenc_sim)]
-        {
-            let ctx = job.ctx();
-            let input = ctx.frame_input(job.has_request())?;
-            let mut st = ctx.lock_stream();
-            let stream = Option::as_mut(&mut *st).ok_or(EINVAL)?;
-            let plan = stream.session.prepare(&input.borrow()).map_err(|e| {
-                pr_debug!("slenc: cedrus: frame {} refused: {:?}\n", job.sequence(), e);
-                EINVAL
-            })?;
-            if let Err(e) = ctx.write_back(&plan.state) {
-                // The frame is fine; only the read-back is missing.
-                pr_debug!("slenc: cedrus: adapted controls not written back: {:?}\n", e);
-            }
-            let mut m = model.lock();
-            let m = &mut **m;
-            let bus = m.ve.bus_mut();
-            bus.clear();
-            let (src_dma, src_stride, src_height) = ctx.src_layout();
-            let mut bufs = FrameBuffers {
-                src_luma: u32::try_from(job.src_dma(0)).map_err(|_| EINVAL)?,
-                src_chroma: 0,
-                src_stride,
-                dst: 0,
-                dst_size: 0,
-                rec: [0; 2],
-                subpix: [0; 2],
-                mb_info: 0,
-                sizes: stream.sizes,
-            };
-            let _ = src_dma;
-            // The source: one plane (NV12) or two (NV12M).
-            let luma_len = src_stride as usize * src_height as usize;
-            if let Some(p) = job.src_region(0) {
+#[cfg(slenc_sim)]
+impl VeAccess for ModelAccess<'_> {
+    fn load(&mut self, job: &Job<Context>, stream: &mut Stream) -> Result {
+        let m = &mut **self.0;
+        let bus = m.ve.bus_mut();
+        bus.clear();
+        // The source: one plane (NV12) or two (NV12M).
+        for plane in 0..2 {
+            if let Some(p) = job.src_region(plane) {
                 // SAFETY: the OUTPUT buffer belongs to the job until it is finished, and the
-                // bus is cleared before that (here, or in `complete`/`abort`).
+                // bus is cleared before that (`unload`, from `complete`/`abort`, or the next
+                // `load`).
                 unsafe { bus.map(p)? };
             }
-            if let Some(p) = job.src_region(1) {
-                bufs.src_chroma = p.base();
-                // SAFETY: as above.
-                unsafe { bus.map(p)? };
-            } else {
-                bufs.src_chroma = bufs.src_luma + u32::try_from(luma_len).map_err(|_| EINVAL)?;
-            }
-            let (dst, dst_size) = job.dst_dma();
-            bufs.dst = u32::try_from(dst).map_err(|_| EINVAL)?;
-            bufs.dst_size = u32::try_from(dst_size).map_err(|_| EINVAL)?;
-            if let Some(r) = job.dst_region() {
-                // SAFETY: as above, for the CAPTURE buffer.
-                unsafe { bus.map(r)? };
-            }
-            for (i, b) in stream.rec.iter_mut().enumerate() {
-                bufs.rec[i] = u32::try_from(b.dma()).map_err(|_| EINVAL)?;
-                // SAFETY: the context's private buffers outlive its running job.
-                unsafe { bus.map(b.region().ok_or(EINVAL)?)? };
-            }
-            for (i, b) in stream.subpix.iter_mut().enumerate() {
-                bufs.subpix[i] = u32::try_from(b.dma()).map_err(|_| EINVAL)?;
-                // SAFETY: as above.
-                unsafe { bus.map(b.region().ok_or(EINVAL)?)? };
-            }
-            bufs.mb_info = u32::try_from(stream.mb_info.dma()).map_err(|_| EINVAL)?;
-            // SAFETY: as above.
-            unsafe { bus.map(stream.mb_info.region().ok_or(EINVAL)?)? };
-            m.jobs = m.jobs.wrapping_add(1);
-            // Fault injection for the watchdog's tests: this job never completes.
-            m.ve.inject.hang = crate::module_parameters::sim_hang.value() == m.jobs;
-            if let Err(e) = be::start_frame(&mut m.ve, &stream.session, &plan, &bufs) {
-                m.ve.bus_mut().clear();
-                stream.session.fail(&plan);
-                pr_debug!(
-                    "slenc: cedrus: frame {} not started: {:?}\n",
-                    job.sequence(),
-                    e
-                );
-                return Err(if matches!(e, be::CedrusError::OutputFull) {
-                    ENOSPC
-                } else {
-                    EIO
-                });
-            }
-            drop(st);
-            let run: KBox<dyn Running> = KBox::new(
-                OnVe {
-                    plan,
-                    bufs,
-                    model: model.clone(),
-                },
-                GFP_KERNEL,
-            )?;
-            Ok((run, true))
         }
+        if let Some(r) = job.dst_region() {
+            // SAFETY: as above, for the CAPTURE buffer.
+            unsafe { bus.map(r)? };
+        }
+        for b in Iterator::chain(stream.rec.iter_mut(), stream.subpix.iter_mut()) {
+            // SAFETY: the context's private buffers outlive its running job.
+            unsafe { bus.map(b.region().ok_or(EINVAL)?)? };
+        }
+        // SAFETY: as above.
+        unsafe { bus.map(stream.mb_info.region().ok_or(EINVAL)?)? };
+        m.jobs = m.jobs.wrapping_add(1);
+        // Fault injection for the watchdog's tests: this job never completes.
+        m.ve.inject.hang = crate::module_parameters::sim_hang.value() == m.jobs;
+        Ok(())
+    }
+
+    fn run(&mut self) -> bool {
+        let m = &mut **self.0;
+        let mut engine = crate::sim::ve::SwEngine::new(&mut m.mb_scratch);
+        // `None` with the job still on the model: it "hangs" (fault injection), no interrupt.
+        !(m.ve.run(&mut engine, &mut m.scratch).is_none() && m.ve.is_busy())
+    }
+
+    fn unload(&mut self) {
+        self.0.ve.bus_mut().clear();
     }
 }
 
-impl Running for OnVe {
-    fn complete(&mut self, job: &mut Job<Context>) -> Option<Result<Done>> {
-        #[cfg(slenc_sim)]
-        let bytes = loop {
-            let r = {
-                let mut m = self.model.lock();
-                let m = &mut **m;
-                let mut engine = crate::sim::ve::SwEngine::new(&mut m.mb_scratch);
-                if m.ve.run(&mut engine, &mut m.scratch).is_none() && m.ve.is_busy() {
-                    // The model "hangs" (fault injection): no interrupt; the watchdog will act.
-                    return None;
-                }
-                be::finish_frame(&mut m.ve)
-            };
-            // Rate control may want the frame once more, coarser (a scene cut far over its
-            // target): same buffers, still mapped; locks in the order `start` takes them.
-            if let Ok(n) = r {
-                let ctx = job.ctx();
-                let mut st = ctx.lock_stream();
-                if let Some(stream) = Option::as_mut(&mut *st) {
-                    if stream.session.retry(&mut self.plan, n) {
-                        let mut m = self.model.lock();
-                        match be::start_frame(&mut m.ve, &stream.session, &self.plan, &self.bufs)
-                        {
-                            Ok(()) => continue,
-                            Err(e) => {
-                                m.ve.bus_mut().clear();
-                                break Err(e);
-                            }
-                        }
-                    }
-                }
-            }
-            self.model.lock().ve.bus_mut().clear();
-            break r;
-        };
-        #[cfg(not(slenc_sim))]
-        let bytes: core::result::Result<u32, be::CedrusError> = Err(be::CedrusError::NotDone);
-        let ctx = job.ctx();
-        let mut st = ctx.lock_stream();
-        let Some(stream) = Option::as_mut(&mut *st) else {
-            return Some(Err(EINVAL));
-        };
-        Some(match bytes {
-            Ok(n) => {
-                stream.session.complete(&self.plan, n);
-                Ok(Done {
-                    bytes: n as usize,
-                    keyframe: self.plan.is_intra(),
-                })
-            }
-            Err(e) => {
-                stream.session.fail(&self.plan);
-                pr_debug!("slenc: cedrus: frame {} failed: {:?}\n", job.sequence(), e);
-                Err(if matches!(e, be::CedrusError::OutputFull) {
-                    ENOSPC
-                } else {
-                    EIO
-                })
-            }
-        })
+#[cfg(slenc_sim)]
+impl VeBlock for Mutex<KBox<Model>> {
+    type Access<'a> = ModelAccess<'a>;
+    const COMPLETES_AT_ONCE: bool = true;
+
+    fn access(&self) -> Result<ModelAccess<'_>> {
+        Ok(ModelAccess(self.lock()))
     }
 
-    fn abort(&mut self, job: &mut Job<Context>) {
-        #[cfg(slenc_sim)]
-        {
-            let mut m = self.model.lock();
-            be::reset(&mut m.ve);
-            m.ve.reset_line();
-            m.ve.inject.hang = false;
-            m.ve.bus_mut().clear();
-        }
-        if let Some(s) = Option::as_mut(&mut *job.ctx().lock_stream()) {
-            s.session.fail(&self.plan);
-        }
+    fn reset_line(&self) {
+        let mut m = self.lock();
+        m.ve.reset_line();
+        m.ve.inject.hang = false;
     }
 }
 

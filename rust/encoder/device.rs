@@ -82,6 +82,26 @@ impl Slots {
     }
 }
 
+/// The block a device drives, as its backend reaches it.
+pub(crate) enum Block {
+    /// Nothing: no backend is written for this block yet, jobs fail with `ENODEV`.
+    None,
+    /// The VE register model of a simulated V3s (ARCHITECTURE.md §5).
+    #[cfg(slenc_sim)]
+    CedrusModel(Arc<Mutex<KBox<super::cedrus::Model>>>),
+}
+
+impl Block {
+    /// The block of a simulated device of `engine`: its model, if the engine has a backend.
+    #[cfg(slenc_sim)]
+    pub(crate) fn model_for(engine: &Engine) -> Result<Self> {
+        Ok(match engine.backend {
+            Some(_) => Self::CedrusModel(super::cedrus::Model::new()?),
+            None => Self::None,
+        })
+    }
+}
+
 /// The device-wide state (see the module documentation).
 pub(crate) struct DevState {
     /// The block's capabilities and backend.
@@ -90,9 +110,8 @@ pub(crate) struct DevState {
     dev: core::cell::Cell<*mut b::device>,
     slots: Arc<Mutex<Slots>>,
     works: Works,
-    /// The VE model of a simulated V3s.
-    #[cfg(slenc_sim)]
-    model: Option<Arc<Mutex<KBox<super::cedrus::Model>>>>,
+    /// The block the backend drives.
+    block: Block,
 }
 
 // SAFETY: `dev` is written once in `dev_init` before the device is visible, then only read.
@@ -101,25 +120,20 @@ unsafe impl Sync for DevState {}
 unsafe impl Send for DevState {}
 
 impl DevState {
-    /// A device state for `engine`, with the block's model when `sim`.
-    pub(crate) fn new(engine: &'static Engine, sim: bool) -> Result<Self> {
+    /// A device state for `engine`, driving `block`.
+    pub(crate) fn new(engine: &'static Engine, block: Block) -> Result<Self> {
         Ok(Self {
             engine,
             dev: core::cell::Cell::new(core::ptr::null_mut()),
             slots: Arc::pin_init(new_mutex!(Slots::default()), GFP_KERNEL)?,
             works: Works::new(),
-            #[cfg(slenc_sim)]
-            model: match (sim, engine.backend.is_some()) {
-                (true, true) => Some(super::cedrus::Model::new()?),
-                _ => None,
-            },
+            block,
         })
     }
 
-    /// The VE model, on a simulated V3s.
-    #[cfg(slenc_sim)]
-    pub(crate) fn cedrus_model(&self) -> Option<Arc<Mutex<KBox<super::cedrus::Model>>>> {
-        self.model.clone()
+    /// The block the backend drives.
+    pub(crate) fn block(&self) -> &Block {
+        &self.block
     }
 
     /// Binds the work items; called once the state is in place.
