@@ -128,7 +128,7 @@ const DRIVER_NAME: &CStr = v4l2dev::DRIVER;
 
 /// Per-device driver data.
 pub(crate) struct SlencDriver {
-    _v4l2: v4l2dev::Registration<Context>,
+    v4l2: v4l2dev::Registration<Context>,
 }
 
 impl platform::Driver for SlencDriver {
@@ -178,7 +178,13 @@ impl platform::Driver for SlencDriver {
                 );
             }
         }
-        Ok(Self { _v4l2: reg })
+        Ok(Self { v4l2: reg })
+    }
+
+    fn unbind<'bound>(_pdev: &'bound platform::Device<Core<'_>>, this: Pin<&Self>) {
+        // The block must be idle, and stay so, before what it needs goes (after this returns:
+        // the driver data, then devres).
+        this.v4l2.data().detach();
     }
 }
 

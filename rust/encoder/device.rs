@@ -6,6 +6,10 @@
 //! "interrupt"; a real block's IRQ thread does the same), or fails from the watchdog when the
 //! block does not finish within [`WATCHDOG_MS`] (research/uapi.md §8.1: userspace polls with a
 //! 1 s timeout, so a stuck frame must come back as an error before that).
+//!
+//! The state lives as long as the V4L2 device, which open files keep past the unbind of the
+//! platform device; the hardware does not. At unbind the driver calls [`DevState::detach`]: from
+//! then on no job touches the block, and it returns once the job on the block (if any) is done.
 
 use super::{context::Context, Engine};
 use crate::v4l2::{
@@ -15,9 +19,9 @@ use crate::v4l2::{
     NodeOps,
 };
 use kernel::{
-    new_mutex,
+    new_condvar, new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
+    sync::{Arc, CondVar, Mutex},
 };
 
 /// How long a job may run before the watchdog fails it.
@@ -59,6 +63,8 @@ struct Slots {
     busy: Option<InFlight>,
     /// Waiting jobs, oldest first: at most one per node.
     pending: [Option<Job<Context>>; 2],
+    /// The device was unbound ([`DevState::detach`]): jobs fail without touching the block.
+    detached: bool,
 }
 
 impl Slots {
@@ -109,6 +115,8 @@ pub(crate) struct DevState {
     /// The platform device (DMA allocations), set by `dev_init`.
     dev: core::cell::Cell<*mut b::device>,
     slots: Arc<Mutex<Slots>>,
+    /// Signalled when the block is released (`Slots::claimed` goes false), for `detach`.
+    idle: Arc<CondVar>,
     works: Works,
     /// The block the backend drives.
     block: Block,
@@ -126,6 +134,7 @@ impl DevState {
             engine,
             dev: core::cell::Cell::new(core::ptr::null_mut()),
             slots: Arc::pin_init(new_mutex!(Slots::default()), GFP_KERNEL)?,
+            idle: Arc::pin_init(new_condvar!("slenc_idle"), GFP_KERNEL)?,
             works: Works::new(),
             block,
         })
@@ -134,6 +143,18 @@ impl DevState {
     /// The block the backend drives.
     pub(crate) fn block(&self) -> &Block {
         &self.block
+    }
+
+    /// The device is being unbound: from now on jobs fail with `ENODEV` without touching the
+    /// block, and this returns once no job is on it any more (the job there completes, or the
+    /// watchdog fails it, within [`WATCHDOG_MS`]). The driver calls it while the block, its
+    /// interrupt and its clocks are still there.
+    pub(crate) fn detach(&self) {
+        let mut slots = self.slots.lock();
+        slots.detached = true;
+        while slots.claimed {
+            self.idle.wait(&mut slots);
+        }
     }
 
     /// Binds the work items; called once the state is in place.
@@ -198,12 +219,21 @@ impl DevState {
         let job = slots.pop();
         if job.is_none() {
             slots.claimed = false;
+            self.idle.notify_all();
         }
         job
     }
 
     /// Programs the block for `job` and starts it (the block is claimed and idle).
     fn start(&self, job: &mut Job<Context>) -> Result<(KBox<dyn Running>, bool)> {
+        if self.slots.lock().detached {
+            pr_debug!(
+                "slenc: {}: frame {} failed: device unbound\n",
+                self.engine.name,
+                job.sequence()
+            );
+            return Err(ENODEV);
+        }
         let Some(backend) = self.engine.backend else {
             // No backend is attached to this block yet: fail the frame cleanly rather than
             // produce fake output.
