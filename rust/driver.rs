@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The platform driver: device-tree matching for the three boards' encoder blocks, and the
 //! simulated device that `slenc.sim=<variant>` creates for the models (ARCHITECTURE.md §5).
+//!
+//! A device-tree match brings the block itself up where its hardware glue is written (the V3s
+//! VE, `encoder::cedrus_hw`); a simulated device gets the block's model.
 
 use crate::encoder::{
     context::Context,
@@ -23,6 +26,17 @@ pub(crate) struct Variant {
     pub(crate) model: &'static CStr,
     /// The engine: capabilities and (later) the backend.
     pub(crate) engine: Engine,
+    /// The glue that brings the real block up at probe, if written.
+    pub(crate) hw: Hw,
+}
+
+/// Real-hardware glue of a variant.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hw {
+    /// None yet: a device-tree match registers the nodes, and every frame fails cleanly.
+    None,
+    /// The V3s Video Engine (`encoder::cedrus_hw`).
+    CedrusV3s,
 }
 
 /// Sizes up to 1080p in macroblock steps: what all three blocks are specified for.
@@ -51,6 +65,7 @@ pub(crate) static CEDRUS_V3S: Variant = Variant {
             sizes: SIZES_1080P,
         },
     },
+    hw: Hw::CedrusV3s,
 };
 /// Rockchip RK3399 VEPU2 (research/hantro_amlogic.md §1.3).
 pub(crate) static VEPU2_RK3399: Variant = Variant {
@@ -63,6 +78,7 @@ pub(crate) static VEPU2_RK3399: Variant = Variant {
         backend: None,
         caps: &HANTRO_CAPS,
     },
+    hw: Hw::None,
 };
 /// Hantro H1, VEPU1 register layout (research/hantro_amlogic.md §1.2).
 pub(crate) static H1: Variant = Variant {
@@ -75,6 +91,7 @@ pub(crate) static H1: Variant = Variant {
         backend: None,
         caps: &HANTRO_CAPS,
     },
+    hw: Hw::None,
 };
 static HANTRO_CAPS: Caps = Caps {
     raw_formats: &[fmt::NV12, fmt::NV12M, fmt::YUV420, fmt::YUV420M],
@@ -98,6 +115,7 @@ pub(crate) static MESON8B_JPEG: Variant = Variant {
             sizes: SIZES_1080P,
         },
     },
+    hw: Hw::None,
 };
 
 static VARIANTS: [&Variant; 4] = [&CEDRUS_V3S, &VEPU2_RK3399, &H1, &MESON8B_JPEG];
@@ -126,20 +144,61 @@ kernel::of_device_table!(
 /// Driver name, also the name of the simulated platform device so the two match by name.
 const DRIVER_NAME: &CStr = v4l2dev::DRIVER;
 
-/// Per-device driver data.
-pub(crate) struct SlencDriver {
+/// The platform driver.
+pub(crate) struct SlencDriver;
+
+/// Per-device driver data. Dropped at unbind after [`platform::Driver::unbind`], fields in
+/// declaration order; the hardware resources go after it, with devres (`encoder::cedrus_hw`).
+pub(crate) struct SlencData<'bound> {
+    /// The VE interrupt of a real V3s: freed first, so no handler runs once the nodes go.
+    #[cfg(CONFIG_COMMON_CLK)]
+    _irq: Option<Pin<KBox<crate::encoder::cedrus_hw::VeIrqRegistration<'bound>>>>,
+    #[cfg(not(CONFIG_COMMON_CLK))]
+    _bound: core::marker::PhantomData<&'bound ()>,
     v4l2: v4l2dev::Registration<Context>,
+}
+
+/// Brings up the real block of `variant` on `pdev`.
+fn hw_block(pdev: &platform::Device<Core<'_>>, variant: &Variant) -> Result<Block> {
+    match variant.hw {
+        Hw::None => Ok(Block::None),
+        #[cfg(CONFIG_COMMON_CLK)]
+        Hw::CedrusV3s => Ok(Block::CedrusHw(crate::encoder::cedrus_hw::VeHw::probe(
+            pdev,
+        )?)),
+        #[cfg(not(CONFIG_COMMON_CLK))]
+        Hw::CedrusV3s => {
+            dev_err!(
+                pdev.as_ref(),
+                "{}: this kernel has no common clock framework (CONFIG_COMMON_CLK), which the \
+                 Video Engine glue needs\n",
+                variant.name
+            );
+            Err(ENODEV)
+        }
+    }
+}
+
+/// The block of a simulated device of `variant`: its model, when models are built in.
+fn sim_block(variant: &Variant) -> Result<Block> {
+    #[cfg(slenc_sim)]
+    return Block::model_for(&variant.engine);
+    #[cfg(not(slenc_sim))]
+    {
+        let _ = variant;
+        Ok(Block::None)
+    }
 }
 
 impl platform::Driver for SlencDriver {
     type IdInfo = &'static Variant;
-    type Data<'bound> = Self;
+    type Data<'bound> = SlencData<'bound>;
     const OF_ID_TABLE: Option<of::IdTable<Self::IdInfo>> = Some(&OF_TABLE);
 
     fn probe<'bound>(
         pdev: &'bound platform::Device<Core<'_>>,
         info: Option<&'bound Self::IdInfo>,
-    ) -> impl PinInit<Self, Error> + 'bound {
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         let dev = pdev.as_ref();
         kernel::warn_on!(crate::module_parameters::selftest_warn.value());
         // A device-tree match names its variant; the simulated device (matched by name) takes
@@ -149,8 +208,7 @@ impl platform::Driver for SlencDriver {
             None => sim_variant()?.ok_or(ENODEV)?,
         };
         let block = match info {
-            // No real-hardware glue is written yet: jobs fail cleanly.
-            Some(_) => Block::None,
+            Some(_) => hw_block(pdev, variant)?,
             None => sim_block(variant)?,
         };
         let stateless = variant.engine.caps.h264.then_some(v4l2dev::NodeInfo {
@@ -167,6 +225,24 @@ impl platform::Driver for SlencDriver {
             [stateless, stateful],
             DevState::new(&variant.engine, block)?,
         )?;
+        // The interrupt comes after the nodes, as its handler needs the device state they
+        // share; a job started in between is completed when the handler gets the (level)
+        // interrupt, or by the watchdog.
+        #[cfg(CONFIG_COMMON_CLK)]
+        let irq = match reg.data().block() {
+            Block::CedrusHw(hw) => {
+                match crate::encoder::cedrus_hw::request_irq(pdev, hw.clone(), reg.handle()) {
+                    Ok(irq) => Some(irq),
+                    Err(e) => {
+                        dev_err!(dev, "cannot request the interrupt: {:?}\n", e);
+                        // Nothing may be left on the block when devres takes it down.
+                        reg.data().detach();
+                        return Err(e);
+                    }
+                }
+            }
+            _ => None,
+        };
         for (i, kind) in ["stateless H.264", "stateful"].iter().enumerate() {
             if let Some(n) = reg.node_num(i) {
                 dev_info!(
@@ -178,24 +254,19 @@ impl platform::Driver for SlencDriver {
                 );
             }
         }
-        Ok(Self { v4l2: reg })
+        Ok(SlencData {
+            #[cfg(CONFIG_COMMON_CLK)]
+            _irq: irq,
+            #[cfg(not(CONFIG_COMMON_CLK))]
+            _bound: core::marker::PhantomData,
+            v4l2: reg,
+        })
     }
 
-    fn unbind<'bound>(_pdev: &'bound platform::Device<Core<'_>>, this: Pin<&Self>) {
-        // The block must be idle, and stay so, before what it needs goes (after this returns:
-        // the driver data, then devres).
+    fn unbind<'bound>(_pdev: &'bound platform::Device<Core<'_>>, this: Pin<&SlencData<'bound>>) {
+        // The block must be idle, and stay so, before its interrupt, registers, reset line and
+        // clocks go (after this returns: the driver data, then devres).
         this.v4l2.data().detach();
-    }
-}
-
-/// The block of a simulated device of `variant`: its model, when models are built in.
-fn sim_block(variant: &Variant) -> Result<Block> {
-    #[cfg(slenc_sim)]
-    return Block::model_for(&variant.engine);
-    #[cfg(not(slenc_sim))]
-    {
-        let _ = variant;
-        Ok(Block::None)
     }
 }
 

@@ -4,7 +4,7 @@
 //! over [`VeBlock`], for both blocks a device can drive (ARCHITECTURE.md §5, "the same backend
 //! code runs against a model or against MMIO"):
 //! - the register-level model (`slenc.sim=cedrus-v3s`) with its memory reached by bus address;
-//! - the real VE (MMIO, interrupt, clocks, reset, SRAM), still to be written.
+//! - the real VE (`super::cedrus_hw`, MMIO, interrupt, clocks, reset, SRAM).
 //!
 //! Per job (research/uapi.md §8.4): the session plans the frame from the controls,
 //! [`be::start_frame`] programs the VE (headers through put-bits) and triggers it; the
@@ -233,6 +233,8 @@ impl Backend for Cedrus {
         match dev.block() {
             #[cfg(slenc_sim)]
             Block::CedrusModel(m) => start_on(m, job),
+            #[cfg(CONFIG_COMMON_CLK)]
+            Block::CedrusHw(hw) => start_on(hw, job),
             Block::None => Err(ENODEV),
         }
     }

@@ -2,10 +2,11 @@
 //! The device-wide encoder state: the block's capabilities, and the one job that may be on
 //! the hardware at a time, its completion and its watchdog.
 //!
-//! A job is started from `device_run`; it completes from the completion work item (the model's
-//! "interrupt"; a real block's IRQ thread does the same), or fails from the watchdog when the
-//! block does not finish within [`WATCHDOG_MS`] (research/uapi.md §8.1: userspace polls with a
-//! 1 s timeout, so a stuck frame must come back as an error before that).
+//! A job is started from `device_run`; it completes from the completion work item, which a model
+//! runs at once (it encodes there) and a real block's interrupt handler schedules
+//! ([`DevState::interrupt`]), or fails from the watchdog when the block does not finish within
+//! [`WATCHDOG_MS`] (research/uapi.md §8.1: userspace polls with a 1 s timeout, so a stuck frame
+//! must come back as an error before that).
 //!
 //! The state lives as long as the V4L2 device, which open files keep past the unbind of the
 //! platform device; the hardware does not. At unbind the driver calls [`DevState::detach`]: from
@@ -18,6 +19,7 @@ use crate::v4l2::{
     work::{WorkHandler, Works},
     NodeOps,
 };
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     new_condvar, new_mutex,
     prelude::*,
@@ -39,7 +41,8 @@ pub(crate) trait Running: Send {
 /// A block driver: programs the block for a job and starts it.
 pub(crate) trait Backend: Sync {
     /// Programs the block for `job` and starts it. Returns what tracks the job on the hardware,
-    /// and whether the completion path must be scheduled at once (a model, which runs there).
+    /// and whether the completion path must be scheduled at once (a model, which runs there);
+    /// a real block returns `false` and its interrupt handler calls [`DevState::interrupt`].
     fn start(&self, dev: &DevState, job: &mut Job<Context>) -> Result<(KBox<dyn Running>, bool)>;
 }
 
@@ -95,6 +98,10 @@ pub(crate) enum Block {
     /// The VE register model of a simulated V3s (ARCHITECTURE.md §5).
     #[cfg(slenc_sim)]
     CedrusModel(Arc<Mutex<KBox<super::cedrus::Model>>>),
+    /// The VE of a real V3s (only built where the `kernel` crate has clocks, see
+    /// [`super::cedrus_hw`]).
+    #[cfg(CONFIG_COMMON_CLK)]
+    CedrusHw(Arc<super::cedrus_hw::VeHw>),
 }
 
 impl Block {
@@ -117,6 +124,8 @@ pub(crate) struct DevState {
     slots: Arc<Mutex<Slots>>,
     /// Signalled when the block is released (`Slots::claimed` goes false), for `detach`.
     idle: Arc<CondVar>,
+    /// An interrupt came and no job was published yet (see [`DevState::run`]).
+    irq_seen: AtomicBool,
     works: Works,
     /// The block the backend drives.
     block: Block,
@@ -135,6 +144,7 @@ impl DevState {
             dev: core::cell::Cell::new(core::ptr::null_mut()),
             slots: Arc::pin_init(new_mutex!(Slots::default()), GFP_KERNEL)?,
             idle: Arc::pin_init(new_condvar!("slenc_idle"), GFP_KERNEL)?,
+            irq_seen: AtomicBool::new(false),
             works: Works::new(),
             block,
         })
@@ -143,6 +153,20 @@ impl DevState {
     /// The block the backend drives.
     pub(crate) fn block(&self) -> &Block {
         &self.block
+    }
+
+    /// The block raised its interrupt for the job on it (called from the hard interrupt
+    /// handler): runs the completion path.
+    #[cfg_attr(
+        not(CONFIG_COMMON_CLK),
+        expect(
+            dead_code,
+            reason = "only real hardware interrupts (encoder::cedrus_hw)"
+        )
+    )]
+    pub(crate) fn interrupt(&self) {
+        self.irq_seen.store(true, Ordering::Release);
+        self.works.schedule();
     }
 
     /// The device is being unbound: from now on jobs fail with `ENODEV` without touching the
@@ -196,7 +220,10 @@ impl DevState {
                     // `busy` first: the completion path and the watchdog look for it there.
                     self.slots.lock().busy = Some(InFlight { job, run });
                     self.works.arm_watchdog(WATCHDOG_MS);
-                    if complete_now {
+                    // A real block may finish before the job is published above: its
+                    // interrupt's completion pass then found nothing to complete (and left
+                    // `irq_seen` set), so run it again now.
+                    if complete_now || self.irq_seen.swap(false, Ordering::AcqRel) {
                         self.works.schedule();
                     }
                     return;
@@ -259,8 +286,11 @@ impl DevState {
     pub(crate) fn completed(&self) {
         let mut slots = self.slots.lock();
         let Some(f) = slots.busy.as_mut() else {
+            // No job published yet: `run` looks at `irq_seen` once it is.
             return;
         };
+        // This pass looks at the block; a later interrupt sets the flag again.
+        self.irq_seen.store(false, Ordering::Release);
         let Some(r) = f.run.complete(&mut f.job) else {
             return;
         };

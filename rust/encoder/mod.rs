@@ -6,6 +6,10 @@
 //! jobs fail cleanly: both buffers come back with `V4L2_BUF_FLAG_ERROR`, never fake output.
 
 pub(crate) mod cedrus;
+// The real-hardware glue needs `kernel::clk`, which exists only with the common clock framework
+// (not in the x86_64 test kernel); see its module documentation.
+#[cfg(CONFIG_COMMON_CLK)]
+pub(crate) mod cedrus_hw;
 pub(crate) mod context;
 pub(crate) mod controls;
 pub(crate) mod device;
