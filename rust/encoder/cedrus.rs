@@ -132,6 +132,19 @@ impl Backend for Cedrus {
                 pr_debug!("slenc: cedrus: frame {} refused: {:?}\n", job.sequence(), e);
                 EINVAL
             })?;
+            if plan.separate_sps_pps {
+                // Header mode SEPARATE: SPS/PPS in a CAPTURE buffer of their own, before the
+                // frame; the OUTPUT buffer waits for the next job.
+                let mut hdr = KBox::new(HeaderOnly([0; HEADER_MAX], 0), GFP_KERNEL)?;
+                let mut w = crate::h264::bits::BitWriter::new(&mut hdr.0);
+                stream
+                    .session
+                    .write_parameter_sets(&plan, &mut w)
+                    .map_err(|_| EINVAL)?;
+                hdr.1 = w.bytes_written();
+                stream.session.parameter_sets_sent();
+                return Ok((hdr, true));
+            }
             if let Err(e) = ctx.write_back(&plan.state) {
                 // The frame is fine; only the read-back is missing.
                 pr_debug!("slenc: cedrus: adapted controls not written back: {:?}\n", e);
@@ -267,6 +280,7 @@ impl Running for OnVe {
                 Ok(Done {
                     bytes: n as usize,
                     keyframe: self.plan.is_intra(),
+                    header_only: false,
                 })
             }
             Err(e) => {
@@ -294,6 +308,32 @@ impl Running for OnVe {
             s.session.fail(&self.plan);
         }
     }
+}
+
+/// Room for SPS + PPS: with VUI and HRD they stay below 100 bytes.
+const HEADER_MAX: usize = 256;
+
+/// A header-only buffer (header mode SEPARATE): SPS + PPS, copied into the CAPTURE buffer
+/// when the job completes; nothing runs on the VE.
+struct HeaderOnly([u8; HEADER_MAX], usize);
+
+impl Running for HeaderOnly {
+    fn complete(&mut self, job: &mut Job<Context>) -> Option<Result<Done>> {
+        let src = self.0.get(..self.1)?;
+        Some(match job.dst().and_then(|d| d.get_mut(..src.len())) {
+            Some(dst) => {
+                dst.copy_from_slice(src);
+                Ok(Done {
+                    bytes: src.len(),
+                    keyframe: false,
+                    header_only: true,
+                })
+            }
+            None => Err(ENOSPC),
+        })
+    }
+
+    fn abort(&mut self, _job: &mut Job<Context>) {}
 }
 
 /// The source format of a context as the session sees it.
