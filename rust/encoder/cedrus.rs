@@ -48,6 +48,8 @@ pub(crate) struct Stream {
     rec: [CoherentBuf; 2],
     subpix: [CoherentBuf; 2],
     mb_info: CoherentBuf,
+    /// The reconstruction of the last coded frame: its slot and size in macroblocks.
+    last_rec: Option<(u8, u16, u16)>,
 }
 
 impl Stream {
@@ -63,9 +65,31 @@ impl Stream {
                 rec: [alloc(sizes.rec)?, alloc(sizes.rec)?],
                 subpix: [alloc(sizes.subpix)?, alloc(sizes.subpix)?],
                 mb_info: alloc(sizes.mb_info)?,
+                last_rec: None,
             },
             GFP_KERNEL,
         )?)
+    }
+
+    /// The reconstruction of the last coded frame as tight NV12 at the coded size (luma
+    /// rows, then interleaved chroma rows), for tests that compare it with a decoder's
+    /// picture. `None` before the first frame.
+    pub(crate) fn last_reconstruction(&self) -> Option<KVVec<u8>> {
+        let (slot, w_mbs, h_mbs) = self.last_rec?;
+        let rec = self.rec.get(usize::from(slot))?.as_slice();
+        let stride = crate::hw::cedrus::regs::rec_stride(w_mbs.into())? as usize;
+        let (w, h) = (usize::from(w_mbs) * 16, usize::from(h_mbs) * 16);
+        let chroma = self.sizes.rec_chroma_offset as usize;
+        let mut out = KVVec::with_capacity(w * h * 3 / 2, GFP_KERNEL).ok()?;
+        let rows = Iterator::chain(
+            (0..h).map(|y| y * stride),
+            (0..h / 2).map(|y| chroma + y * stride),
+        );
+        for start in rows {
+            out.extend_from_slice(rec.get(start..start + w)?, GFP_KERNEL)
+                .ok()?;
+        }
+        Some(out)
     }
 
     /// Bytes of private memory this context holds.
@@ -277,6 +301,12 @@ impl Running for OnVe {
         Some(match bytes {
             Ok(n) => {
                 stream.session.complete(&self.plan, n);
+                stream.last_rec = Some((
+                    self.plan.rec_slot,
+                    self.plan.width_mbs,
+                    self.plan.height_mbs,
+                ));
+                ctx.stats().qp(self.plan.qp);
                 Ok(Done {
                     bytes: n as usize,
                     keyframe: self.plan.is_intra(),

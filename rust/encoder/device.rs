@@ -16,8 +16,10 @@ use crate::v4l2::{
 };
 use kernel::{
     new_mutex,
+    str::CString,
     prelude::*,
     sync::{Arc, Mutex},
+    time::{Instant, Monotonic},
 };
 
 /// How long a job may run before the watchdog fails it.
@@ -43,6 +45,15 @@ pub(crate) trait Backend: Sync {
 struct InFlight {
     job: Job<Context>,
     run: KBox<dyn Running>,
+    /// When the block was started, for the statistics' hardware time.
+    started: Instant<Monotonic>,
+}
+
+impl InFlight {
+    /// Microseconds since the block was started.
+    fn hw_us(&self) -> u32 {
+        u32::try_from(self.started.elapsed().as_micros_ceil()).unwrap_or(u32::MAX)
+    }
 }
 
 /// The engine's queue: the job on the hardware, and the jobs waiting for the block.
@@ -90,6 +101,12 @@ pub(crate) struct DevState {
     dev: core::cell::Cell<*mut b::device>,
     slots: Arc<Mutex<Slots>>,
     works: Works,
+    /// `/sys/kernel/debug/slenc-<block>/`: one statistics file per context (`stats.rs`).
+    pub(crate) debugfs: kernel::debugfs::Dir,
+    /// Numbers the contexts' statistics files.
+    next_ctx: core::sync::atomic::AtomicU32,
+    /// `private_bytes_1080p`: what one context's private buffers take at 1920×1088.
+    _mem_file: Option<Pin<KBox<kernel::debugfs::File<u32>>>>,
     /// The VE model of a simulated V3s.
     #[cfg(slenc_sim)]
     model: Option<Arc<Mutex<KBox<super::cedrus::Model>>>>,
@@ -103,7 +120,19 @@ unsafe impl Send for DevState {}
 impl DevState {
     /// A device state for `engine`, with the block's model when `sim`.
     pub(crate) fn new(engine: &'static Engine, sim: bool) -> Result<Self> {
+        let name = CString::try_from_fmt(fmt!("slenc-{}", engine.name))?;
+        let debugfs = kernel::debugfs::Dir::new(&name);
+        let mem_file = match engine.private_bytes_1080p() {
+            Some(n) => Some(KBox::pin_init(
+                debugfs.read_only_file(c"private_bytes_1080p", n),
+                GFP_KERNEL,
+            )?),
+            None => None,
+        };
         Ok(Self {
+            debugfs,
+            next_ctx: core::sync::atomic::AtomicU32::new(0),
+            _mem_file: mem_file,
             engine,
             dev: core::cell::Cell::new(core::ptr::null_mut()),
             slots: Arc::pin_init(new_mutex!(Slots::default()), GFP_KERNEL)?,
@@ -128,6 +157,12 @@ impl DevState {
         // SAFETY: the state lives in the V4L2 device's heap allocation, never moves, and
         // cancels the work items in `drop` before it is freed.
         unsafe { self.works.init(self) };
+    }
+
+    /// A number for a new context's statistics file.
+    pub(crate) fn next_ctx_id(&self) -> u32 {
+        self.next_ctx
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed)
     }
 
     /// The platform device, for DMA allocations.
@@ -159,7 +194,11 @@ impl DevState {
             match self.start(&mut job) {
                 Ok((run, complete_now)) => {
                     // `busy` first: the completion path and the watchdog look for it there.
-                    self.slots.lock().busy = Some(InFlight { job, run });
+                    self.slots.lock().busy = Some(InFlight {
+                        job,
+                        run,
+                        started: Instant::now(),
+                    });
                     self.works.arm_watchdog(WATCHDOG_MS);
                     if complete_now {
                         self.works.schedule();
@@ -167,6 +206,7 @@ impl DevState {
                     return;
                 }
                 Err(e) => {
+                    job.ctx().stats().failed(0);
                     // Finishing may hand us the node's next job (it waits: still claimed).
                     job.finish(Err(e));
                     match self.next() {
@@ -224,7 +264,14 @@ impl DevState {
             return;
         };
         drop(slots);
-        let InFlight { job, run } = f;
+        let hw_us = f.hw_us();
+        let stats = f.job.ctx().stats();
+        match &r {
+            Ok(d) if d.header_only => {}
+            Ok(d) => stats.done(d.bytes, hw_us),
+            Err(_) => stats.failed(hw_us),
+        }
+        let InFlight { job, run, .. } = f;
         drop(run);
         self.retire(job, r);
     }
@@ -245,7 +292,8 @@ impl WorkHandler for DevState {
             f.job.sequence()
         );
         f.run.abort(&mut f.job);
-        let InFlight { job, run } = f;
+        f.job.ctx().stats().timed_out(f.hw_us());
+        let InFlight { job, run, .. } = f;
         drop(run);
         self.retire(job, Err(ETIMEDOUT));
     }
