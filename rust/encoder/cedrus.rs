@@ -22,6 +22,7 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
+    time::{Instant, Monotonic},
 };
 
 /// The cedrus backend (one instance: the state lives in the device and the contexts).
@@ -257,13 +258,19 @@ impl Backend for Cedrus {
 
 impl Running for OnVe {
     fn complete(&mut self, job: &mut Job<Context>) -> Option<Result<Done>> {
+        let mut model_us = 0u32;
         #[cfg(slenc_sim)]
         let bytes = loop {
             let r = {
                 let mut m = self.model.lock();
                 let m = &mut **m;
                 let mut engine = crate::sim::ve::SwEngine::new(&mut m.mb_scratch);
-                if m.ve.run(&mut engine, &mut m.scratch).is_none() && m.ve.is_busy() {
+                let t = Instant::<Monotonic>::now();
+                let ran = m.ve.run(&mut engine, &mut m.scratch);
+                model_us = model_us.saturating_add(
+                    u32::try_from(t.elapsed().as_micros_ceil()).unwrap_or(u32::MAX),
+                );
+                if ran.is_none() && m.ve.is_busy() {
                     // The model "hangs" (fault injection): no interrupt; the watchdog will act.
                     return None;
                 }
@@ -311,6 +318,7 @@ impl Running for OnVe {
                     bytes: n as usize,
                     keyframe: self.plan.is_intra(),
                     header_only: false,
+                    model_us,
                 })
             }
             Err(e) => {
@@ -357,6 +365,7 @@ impl Running for HeaderOnly {
                     bytes: src.len(),
                     keyframe: false,
                     header_only: true,
+                    model_us: 0,
                 })
             }
             None => Err(ENOSPC),

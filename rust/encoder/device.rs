@@ -47,13 +47,20 @@ struct InFlight {
     run: KBox<dyn Running>,
     /// When the block was started, for the statistics' hardware time.
     started: Instant<Monotonic>,
+    /// Microseconds `Backend::start` took (the driver's CPU time before the block runs).
+    start_us: u32,
 }
 
 impl InFlight {
     /// Microseconds since the block was started.
     fn hw_us(&self) -> u32 {
-        u32::try_from(self.started.elapsed().as_micros_ceil()).unwrap_or(u32::MAX)
+        micros(self.started)
     }
+}
+
+/// Microseconds since `t`.
+fn micros(t: Instant<Monotonic>) -> u32 {
+    u32::try_from(t.elapsed().as_micros_ceil()).unwrap_or(u32::MAX)
 }
 
 /// The engine's queue: the job on the hardware, and the jobs waiting for the block.
@@ -107,6 +114,9 @@ pub(crate) struct DevState {
     next_ctx: core::sync::atomic::AtomicU32,
     /// `private_bytes_1080p`: what one context's private buffers take at 1920×1088.
     _mem_file: Option<Pin<KBox<kernel::debugfs::File<u32>>>>,
+    /// All frames of all contexts since the device appeared (`stats`), for benchmarks.
+    totals: super::stats::Stats,
+    _totals_file: Option<Pin<KBox<kernel::debugfs::File<super::stats::Stats>>>>,
     /// The VE model of a simulated V3s.
     #[cfg(slenc_sim)]
     model: Option<Arc<Mutex<KBox<super::cedrus::Model>>>>,
@@ -129,7 +139,15 @@ impl DevState {
             )?),
             None => None,
         };
+        let totals = super::stats::Stats::new()?;
+        let totals_file = KBox::pin_init(
+            debugfs.read_only_file(c"stats", totals.clone()),
+            GFP_KERNEL,
+        )
+        .ok();
         Ok(Self {
+            totals,
+            _totals_file: totals_file,
             debugfs,
             next_ctx: core::sync::atomic::AtomicU32::new(0),
             _mem_file: mem_file,
@@ -191,13 +209,16 @@ impl DevState {
     /// next waiting job, until one is on the block or none is left (the claim is released).
     fn run(&self, mut job: Job<Context>) {
         loop {
+            let t = Instant::now();
             match self.start(&mut job) {
                 Ok((run, complete_now)) => {
+                    let start_us = micros(t);
                     // `busy` first: the completion path and the watchdog look for it there.
                     self.slots.lock().busy = Some(InFlight {
                         job,
                         run,
                         started: Instant::now(),
+                        start_us,
                     });
                     self.works.arm_watchdog(WATCHDOG_MS);
                     if complete_now {
@@ -207,6 +228,7 @@ impl DevState {
                 }
                 Err(e) => {
                     job.ctx().stats().failed(0);
+                    self.totals.failed(0);
                     // Finishing may hand us the node's next job (it waits: still claimed).
                     job.finish(Err(e));
                     match self.next() {
@@ -257,9 +279,11 @@ impl DevState {
         let Some(f) = slots.busy.as_mut() else {
             return;
         };
+        let t = Instant::now();
         let Some(r) = f.run.complete(&mut f.job) else {
             return;
         };
+        let complete_us = micros(t);
         let Some(f) = slots.busy.take() else {
             return;
         };
@@ -268,8 +292,18 @@ impl DevState {
         let stats = f.job.ctx().stats();
         match &r {
             Ok(d) if d.header_only => {}
-            Ok(d) => stats.done(d.bytes, hw_us),
-            Err(_) => stats.failed(hw_us),
+            Ok(d) => {
+                let driver_us = f
+                    .start_us
+                    .saturating_add(complete_us)
+                    .saturating_sub(d.model_us);
+                stats.done(d.bytes, hw_us, driver_us);
+                self.totals.done(d.bytes, hw_us, driver_us);
+            }
+            Err(_) => {
+                stats.failed(hw_us);
+                self.totals.failed(hw_us);
+            }
         }
         let InFlight { job, run, .. } = f;
         drop(run);
@@ -293,6 +327,7 @@ impl WorkHandler for DevState {
         );
         f.run.abort(&mut f.job);
         f.job.ctx().stats().timed_out(f.hw_us());
+        self.totals.timed_out(f.hw_us());
         let InFlight { job, run, .. } = f;
         drop(run);
         self.retire(job, Err(ETIMEDOUT));

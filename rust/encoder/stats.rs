@@ -50,6 +50,7 @@ struct Counters {
     hw_us: Mean,
     hw_us_last: u32,
     hw_us_max: u32,
+    driver_us: Mean,
     private_bytes: u32,
 }
 
@@ -74,12 +75,15 @@ impl Stats {
         )?))
     }
 
-    /// A frame was coded into `bytes` in `hw_us` microseconds on the block.
-    pub(crate) fn done(&self, bytes: usize, hw_us: u32) {
+    /// A frame was coded into `bytes` in `hw_us` microseconds on the block, and the driver
+    /// spent `driver_us` of CPU time on it (programming and completion, without the block's
+    /// or the model's own encode).
+    pub(crate) fn done(&self, bytes: usize, hw_us: u32, driver_us: u32) {
         let mut c = self.0.lock();
         c.frames += 1;
         c.bytes += bytes as u64;
         c.hw(hw_us);
+        c.driver_us.add(driver_us);
     }
 
     /// A frame failed (refused, did not fit, hardware error), after `hw_us` on the block.
@@ -118,6 +122,7 @@ impl debugfs::Writer for Stats {
         writeln!(f, "hw_time_us_last: {}", c.hw_us_last)?;
         writeln!(f, "hw_time_us_avg: {}", c.hw_us.get())?;
         writeln!(f, "hw_time_us_max: {}", c.hw_us_max)?;
+        writeln!(f, "driver_time_us_avg: {}", c.driver_us.get())?;
         writeln!(f, "errors: {}", c.errors)?;
         writeln!(f, "timeouts: {}", c.timeouts)?;
         writeln!(f, "private_bytes: {}", c.private_bytes)

@@ -88,6 +88,9 @@ pub(crate) struct Done {
     /// Only the CAPTURE buffer was used, for stream headers (stateful header mode
     /// `SEPARATE`): the OUTPUT buffer stays queued for the next job, which codes the frame.
     pub(crate) header_only: bool,
+    /// Microseconds the completion spent running a model's encode (0 on hardware), so the
+    /// statistics can tell the driver's own CPU time from the model's.
+    pub(crate) model_us: u32,
 }
 
 impl<T: NodeOps> Job<T> {
