@@ -27,7 +27,11 @@ use crate::v4l2::{
 };
 #[cfg(slenc_sim)]
 use kernel::{new_mutex, sync::Mutex};
-use kernel::{prelude::*, sync::Arc};
+use kernel::{
+    prelude::*,
+    sync::Arc,
+    time::{Instant, Monotonic},
+};
 
 /// The cedrus backend (one instance: the state lives in the device and the contexts).
 pub(crate) struct Cedrus;
@@ -53,6 +57,8 @@ pub(crate) struct Stream {
     rec: [CoherentBuf; 2],
     subpix: [CoherentBuf; 2],
     mb_info: CoherentBuf,
+    /// The reconstruction of the last coded frame: its slot and size in macroblocks.
+    last_rec: Option<(u8, u16, u16)>,
 }
 
 impl Stream {
@@ -68,9 +74,30 @@ impl Stream {
                 rec: [alloc(sizes.rec)?, alloc(sizes.rec)?],
                 subpix: [alloc(sizes.subpix)?, alloc(sizes.subpix)?],
                 mb_info: alloc(sizes.mb_info)?,
+                last_rec: None,
             },
             GFP_KERNEL,
         )?)
+    }
+    /// The reconstruction of the last coded frame as tight NV12 at the coded size (luma
+    /// rows, then interleaved chroma rows), for tests that compare it with a decoder's
+    /// picture. `None` before the first frame.
+    pub(crate) fn last_reconstruction(&self) -> Option<KVVec<u8>> {
+        let (slot, w_mbs, h_mbs) = self.last_rec?;
+        let rec = self.rec.get(usize::from(slot))?.as_slice();
+        let stride = crate::hw::cedrus::regs::rec_stride(w_mbs.into())? as usize;
+        let (w, h) = (usize::from(w_mbs) * 16, usize::from(h_mbs) * 16);
+        let chroma = self.sizes.rec_chroma_offset as usize;
+        let mut out = KVVec::with_capacity(w * h * 3 / 2, GFP_KERNEL).ok()?;
+        let rows = Iterator::chain(
+            (0..h).map(|y| y * stride),
+            (0..h / 2).map(|y| chroma + y * stride),
+        );
+        for start in rows {
+            out.extend_from_slice(rec.get(start..start + w)?, GFP_KERNEL)
+                .ok()?;
+        }
+        Some(out)
     }
 
     /// Bytes of private memory this context holds.
@@ -173,6 +200,19 @@ fn start_on<V: VeBlock>(ve: &Arc<V>, job: &mut Job<Context>) -> Result<(KBox<dyn
         pr_debug!("slenc: cedrus: frame {} refused: {:?}\n", job.sequence(), e);
         EINVAL
     })?;
+    if plan.separate_sps_pps {
+        // Header mode SEPARATE: SPS/PPS in a CAPTURE buffer of their own, before the frame;
+        // the OUTPUT buffer waits for the next job. Nothing runs on the VE.
+        let mut hdr = KBox::new(HeaderOnly([0; HEADER_MAX], 0), GFP_KERNEL)?;
+        let mut w = crate::h264::bits::BitWriter::new(&mut hdr.0);
+        stream
+            .session
+            .write_parameter_sets(&plan, &mut w)
+            .map_err(|_| EINVAL)?;
+        hdr.1 = w.bytes_written();
+        stream.session.parameter_sets_sent();
+        return Ok((hdr, true));
+    }
     if let Err(e) = ctx.write_back(&plan.state) {
         // The frame is fine; only the read-back is missing.
         pr_debug!(
@@ -242,14 +282,26 @@ impl Backend for Cedrus {
 
 impl<V: VeBlock> OnVe<V> {
     /// The coded length of the frame, once the block is done with it (re-encoding it first
-    /// when rate control asks). `None`: not done yet.
-    fn collect(&mut self, job: &mut Job<Context>) -> Option<core::result::Result<u32, Failure>> {
+    /// when rate control asks), and the microseconds a model spent encoding it here (0 on
+    /// hardware). `None`: not done yet.
+    fn collect(
+        &mut self,
+        job: &mut Job<Context>,
+    ) -> Option<(core::result::Result<u32, Failure>, u32)> {
+        let mut model_us = 0u32;
         loop {
             let r = {
                 let Ok(mut a) = self.ve.access() else {
-                    return Some(Err(Failure::Gone));
+                    return Some((Err(Failure::Gone), model_us));
                 };
-                if !a.run() {
+                let t = Instant::<Monotonic>::now();
+                let ran = a.run();
+                if V::COMPLETES_AT_ONCE {
+                    model_us = model_us.saturating_add(
+                        u32::try_from(t.elapsed().as_micros_ceil()).unwrap_or(u32::MAX),
+                    );
+                }
+                if !ran {
                     // A hung model, or a block still busy: the watchdog will act.
                     return None;
                 }
@@ -263,7 +315,7 @@ impl<V: VeBlock> OnVe<V> {
                 if let Some(stream) = Option::as_mut(&mut *st) {
                     if stream.session.retry(&mut self.plan, n) {
                         let Ok(mut a) = self.ve.access() else {
-                            return Some(Err(Failure::Gone));
+                            return Some((Err(Failure::Gone), model_us));
                         };
                         match be::start_frame(&mut a, &stream.session, &self.plan, &self.bufs) {
                             // A model encodes it in the next pass; the hardware interrupts
@@ -272,7 +324,7 @@ impl<V: VeBlock> OnVe<V> {
                             Ok(()) => return None,
                             Err(e) => {
                                 a.unload();
-                                return Some(Err(Failure::Ve(e)));
+                                return Some((Err(Failure::Ve(e)), model_us));
                             }
                         }
                     }
@@ -281,14 +333,14 @@ impl<V: VeBlock> OnVe<V> {
             if let Ok(mut a) = self.ve.access() {
                 a.unload();
             }
-            return Some(r);
+            return Some((r, model_us));
         }
     }
 }
 
 impl<V: VeBlock> Running for OnVe<V> {
     fn complete(&mut self, job: &mut Job<Context>) -> Option<Result<Done>> {
-        let bytes = self.collect(job)?;
+        let (bytes, model_us) = self.collect(job)?;
         let ctx = job.ctx();
         let mut st = ctx.lock_stream();
         let Some(stream) = Option::as_mut(&mut *st) else {
@@ -297,9 +349,17 @@ impl<V: VeBlock> Running for OnVe<V> {
         Some(match bytes {
             Ok(n) => {
                 stream.session.complete(&self.plan, n);
+                stream.last_rec = Some((
+                    self.plan.rec_slot,
+                    self.plan.width_mbs,
+                    self.plan.height_mbs,
+                ));
+                ctx.stats().qp(self.plan.qp);
                 Ok(Done {
                     bytes: n as usize,
                     keyframe: self.plan.is_intra(),
+                    header_only: false,
+                    model_us,
                 })
             }
             Err(e) => {
@@ -320,6 +380,33 @@ impl<V: VeBlock> Running for OnVe<V> {
             s.session.fail(&self.plan);
         }
     }
+}
+
+/// Room for SPS + PPS: with VUI and HRD they stay below 100 bytes.
+const HEADER_MAX: usize = 256;
+
+/// A header-only buffer (header mode SEPARATE): SPS + PPS, copied into the CAPTURE buffer
+/// when the job completes; nothing runs on the VE.
+struct HeaderOnly([u8; HEADER_MAX], usize);
+
+impl Running for HeaderOnly {
+    fn complete(&mut self, job: &mut Job<Context>) -> Option<Result<Done>> {
+        let src = self.0.get(..self.1)?;
+        Some(match job.dst().and_then(|d| d.get_mut(..src.len())) {
+            Some(dst) => {
+                dst.copy_from_slice(src);
+                Ok(Done {
+                    bytes: src.len(),
+                    keyframe: false,
+                    header_only: true,
+                    model_us: 0,
+                })
+            }
+            None => Err(ENOSPC),
+        })
+    }
+
+    fn abort(&mut self, _job: &mut Job<Context>) {}
 }
 
 /// The VE model of a simulated device and the memory its encoder needs.

@@ -36,9 +36,17 @@ pub(crate) struct Context {
     /// STREAMOFF.
     stream: Arc<Mutex<Option<KBox<super::cedrus::Stream>>>>,
     ctrls: Controls,
+    stats: super::stats::Stats,
+    /// The statistics file in debugfs, removed when the file closes.
+    _stats_file: Option<super::stats::StatsFile>,
 }
 
 impl Context {
+    /// The context's statistics (debugfs).
+    pub(crate) fn stats(&self) -> &super::stats::Stats {
+        &self.stats
+    }
+
     fn coded_formats(&self) -> impl Iterator<Item = u32> + '_ {
         let sl = (self.node == NodeKind::Stateless).then_some(fmt::H264_SLICE);
         Iterator::chain(
@@ -266,6 +274,12 @@ impl NodeOps for Context {
 
     fn open(dev: DevRef<DevState>, node: NodeKind) -> Result<Self> {
         let engine = dev.engine;
+        let stats = super::stats::Stats::new()?;
+        let stream = Arc::pin_init(new_mutex!(None), GFP_KERNEL)?;
+        // Statistics are a debugging aid: no debugfs file is no reason to refuse the open.
+        let stats_file =
+            super::stats::StatsFile::new(&dev.debugfs, dev.next_ctx_id(), &stats, &stream)
+                .ok();
         let mut this = Self {
             dev,
             engine,
@@ -285,8 +299,10 @@ impl NodeOps for Context {
                 }),
                 GFP_KERNEL,
             )?,
-            stream: Arc::pin_init(new_mutex!(None), GFP_KERNEL)?,
+            stream,
             ctrls: Controls::default(),
+            stats,
+            _stats_file: stats_file,
         };
         let out = this.raw(&Format {
             width: 640,
@@ -440,7 +456,9 @@ impl NodeOps for Context {
         let mut stream = self.stream.lock();
         if stream.is_none() && self.engine.backend.is_some() && self.coded_is_h264() {
             // Private buffers per context, sized for the OUTPUT format (research/cedrus.md §3).
-            *stream = Some(super::cedrus::Stream::new(&self.dev, &src)?);
+            let st = super::cedrus::Stream::new(&self.dev, &src)?;
+            self.stats.private_bytes(st.private_bytes());
+            *stream = Some(st);
         }
         Ok(())
     }
@@ -453,6 +471,7 @@ impl NodeOps for Context {
         };
         if both_off {
             *self.stream.lock() = None;
+            self.stats.private_bytes(0);
         } else if let Some(st) = Option::as_mut(&mut *self.stream.lock()) {
             // Stopping one queue restarts the stream: the next frame is an IDR.
             st.session.reset();

@@ -172,12 +172,12 @@ impl Controls {
                         b::v4l2_mpeg_video_h264_entropy_mode_V4L2_MPEG_VIDEO_H264_ENTROPY_MODE_CABAC
                             as u8,
                     );
-                    // SEPARATE would need a CAPTURE buffer of its own for SPS/PPS, which the
-                    // engine does not do yet: only JOINED_WITH_1ST_FRAME is offered.
+                    // SEPARATE: SPS/PPS come in a CAPTURE buffer of their own before each
+                    // IDR. JOINED by default, as v4l2-ctl and ffmpeg expect.
                     s.header_mode = c.menu(
                         b::V4L2_CID_MPEG_VIDEO_HEADER_MODE,
                         b::v4l2_mpeg_video_header_mode_V4L2_MPEG_VIDEO_HEADER_MODE_JOINED_WITH_1ST_FRAME as u8,
-                        1 << b::v4l2_mpeg_video_header_mode_V4L2_MPEG_VIDEO_HEADER_MODE_SEPARATE,
+                        0,
                         b::v4l2_mpeg_video_header_mode_V4L2_MPEG_VIDEO_HEADER_MODE_JOINED_WITH_1ST_FRAME as u8,
                     );
                 }

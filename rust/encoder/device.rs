@@ -23,7 +23,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     new_condvar, new_mutex,
     prelude::*,
+    str::CString,
     sync::{Arc, CondVar, Mutex},
+    time::{Instant, Monotonic},
 };
 
 /// How long a job may run before the watchdog fails it.
@@ -50,6 +52,22 @@ pub(crate) trait Backend: Sync {
 struct InFlight {
     job: Job<Context>,
     run: KBox<dyn Running>,
+    /// When the block was started, for the statistics' hardware time.
+    started: Instant<Monotonic>,
+    /// Microseconds `Backend::start` took (the driver's CPU time before the block runs).
+    start_us: u32,
+}
+
+impl InFlight {
+    /// Microseconds since the block was started.
+    fn hw_us(&self) -> u32 {
+        micros(self.started)
+    }
+}
+
+/// Microseconds since `t`.
+fn micros(t: Instant<Monotonic>) -> u32 {
+    u32::try_from(t.elapsed().as_micros_ceil()).unwrap_or(u32::MAX)
 }
 
 /// The engine's queue: the job on the hardware, and the jobs waiting for the block.
@@ -127,6 +145,15 @@ pub(crate) struct DevState {
     /// An interrupt came and no job was published yet (see [`DevState::run`]).
     irq_seen: AtomicBool,
     works: Works,
+    /// `/sys/kernel/debug/slenc-<block>/`: one statistics file per context (`stats.rs`).
+    pub(crate) debugfs: kernel::debugfs::Dir,
+    /// Numbers the contexts' statistics files.
+    next_ctx: core::sync::atomic::AtomicU32,
+    /// `private_bytes_1080p`: what one context's private buffers take at 1920×1088.
+    _mem_file: Option<Pin<KBox<kernel::debugfs::File<u32>>>>,
+    /// All frames of all contexts since the device appeared (`stats`), for benchmarks.
+    totals: super::stats::Stats,
+    _totals_file: Option<Pin<KBox<kernel::debugfs::File<super::stats::Stats>>>>,
     /// The block the backend drives.
     block: Block,
 }
@@ -139,7 +166,27 @@ unsafe impl Send for DevState {}
 impl DevState {
     /// A device state for `engine`, driving `block`.
     pub(crate) fn new(engine: &'static Engine, block: Block) -> Result<Self> {
+        let name = CString::try_from_fmt(fmt!("slenc-{}", engine.name))?;
+        let debugfs = kernel::debugfs::Dir::new(&name);
+        let mem_file = match engine.private_bytes_1080p() {
+            Some(n) => Some(KBox::pin_init(
+                debugfs.read_only_file(c"private_bytes_1080p", n),
+                GFP_KERNEL,
+            )?),
+            None => None,
+        };
+        let totals = super::stats::Stats::new()?;
+        let totals_file = KBox::pin_init(
+            debugfs.read_only_file(c"stats", totals.clone()),
+            GFP_KERNEL,
+        )
+        .ok();
         Ok(Self {
+            totals,
+            _totals_file: totals_file,
+            debugfs,
+            next_ctx: core::sync::atomic::AtomicU32::new(0),
+            _mem_file: mem_file,
             engine,
             dev: core::cell::Cell::new(core::ptr::null_mut()),
             slots: Arc::pin_init(new_mutex!(Slots::default()), GFP_KERNEL)?,
@@ -189,6 +236,12 @@ impl DevState {
         unsafe { self.works.init(self) };
     }
 
+    /// A number for a new context's statistics file.
+    pub(crate) fn next_ctx_id(&self) -> u32 {
+        self.next_ctx
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The platform device, for DMA allocations.
     pub(crate) fn dev(&self) -> *mut b::device {
         self.dev.get()
@@ -215,10 +268,17 @@ impl DevState {
     /// next waiting job, until one is on the block or none is left (the claim is released).
     fn run(&self, mut job: Job<Context>) {
         loop {
+            let t = Instant::now();
             match self.start(&mut job) {
                 Ok((run, complete_now)) => {
+                    let start_us = micros(t);
                     // `busy` first: the completion path and the watchdog look for it there.
-                    self.slots.lock().busy = Some(InFlight { job, run });
+                    self.slots.lock().busy = Some(InFlight {
+                        job,
+                        run,
+                        started: Instant::now(),
+                        start_us,
+                    });
                     self.works.arm_watchdog(WATCHDOG_MS);
                     // A real block may finish before the job is published above: its
                     // interrupt's completion pass then found nothing to complete (and left
@@ -229,6 +289,8 @@ impl DevState {
                     return;
                 }
                 Err(e) => {
+                    job.ctx().stats().failed(0);
+                    self.totals.failed(0);
                     // Finishing may hand us the node's next job (it waits: still claimed).
                     job.finish(Err(e));
                     match self.next() {
@@ -291,14 +353,33 @@ impl DevState {
         };
         // This pass looks at the block; a later interrupt sets the flag again.
         self.irq_seen.store(false, Ordering::Release);
+        let t = Instant::now();
         let Some(r) = f.run.complete(&mut f.job) else {
             return;
         };
+        let complete_us = micros(t);
         let Some(f) = slots.busy.take() else {
             return;
         };
         drop(slots);
-        let InFlight { job, run } = f;
+        let hw_us = f.hw_us();
+        let stats = f.job.ctx().stats();
+        match &r {
+            Ok(d) if d.header_only => {}
+            Ok(d) => {
+                let driver_us = f
+                    .start_us
+                    .saturating_add(complete_us)
+                    .saturating_sub(d.model_us);
+                stats.done(d.bytes, hw_us, driver_us);
+                self.totals.done(d.bytes, hw_us, driver_us);
+            }
+            Err(_) => {
+                stats.failed(hw_us);
+                self.totals.failed(hw_us);
+            }
+        }
+        let InFlight { job, run, .. } = f;
         drop(run);
         self.retire(job, r);
     }
@@ -319,7 +400,9 @@ impl WorkHandler for DevState {
             f.job.sequence()
         );
         f.run.abort(&mut f.job);
-        let InFlight { job, run } = f;
+        f.job.ctx().stats().timed_out(f.hw_us());
+        self.totals.timed_out(f.hw_us());
+        let InFlight { job, run, .. } = f;
         drop(run);
         self.retire(job, Err(ETIMEDOUT));
     }

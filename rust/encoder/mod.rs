@@ -23,6 +23,7 @@ pub(crate) mod format;
     reason = "pure module, also the host crate's public API"
 )]
 pub(crate) mod session;
+pub(crate) mod stats;
 
 use crate::v4l2::FrameSizes;
 
@@ -49,6 +50,15 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
+    /// Bytes of private memory one context needs at the largest picture, if the block has
+    /// a backend.
+    pub(crate) fn private_bytes_1080p(&self) -> Option<u32> {
+        self.backend?;
+        let s = &self.caps.sizes;
+        crate::hw::cedrus::backend::private_sizes(s.max_width / 16, s.max_height / 16)
+            .map(|p| p.total)
+    }
+
     /// The coded formats of the stateful node.
     pub(crate) fn stateful_coded(&self) -> impl Iterator<Item = u32> + '_ {
         [

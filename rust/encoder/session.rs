@@ -358,6 +358,9 @@ pub struct H264Session {
     /// Scratch for the SPS the stateful node builds (kept here: 1 KiB off the stack).
     built_sps: H264Sps,
     frames: u32,
+    /// Header mode `Separate`: the SPS/PPS of the frame now waiting were already delivered in
+    /// a header-only buffer ([`H264Session::parameter_sets_sent`]); cleared when a frame ends.
+    ps_sent: bool,
 }
 
 impl H264Session {
@@ -385,6 +388,7 @@ impl H264Session {
             user_fn_shift: (0, 0),
             built_sps: H264Sps::default(),
             frames: 0,
+            ps_sent: false,
         }
     }
 
@@ -398,6 +402,7 @@ impl H264Session {
         self.rc = None;
         self.need_idr = false;
         self.last_auto = None;
+        self.ps_sent = false;
         self.last_was_idr = false;
         self.user_fn_shift = (0, 0);
     }
@@ -696,7 +701,9 @@ impl H264Session {
             aud: st.plan.aud,
             sps_pps: st.plan.sps_pps && !separate,
         };
-        out.separate_sps_pps = st.plan.sps_pps && separate;
+        // Once the header-only buffer is out, the frame itself goes without (it is the same
+        // frame: the glue re-plans it with the next CAPTURE buffer).
+        out.separate_sps_pps = st.plan.sps_pps && separate && !self.ps_sent;
         out.rec_slot = dp.cur_slot;
         out.ref_slot = if intra {
             None
@@ -753,6 +760,15 @@ impl H264Session {
         let st = &plan.state;
         write_sps(sink, st.framing, true, &st.sps, &st.extra)?;
         write_pps(sink, st.framing, false, &st.pps)
+    }
+
+    /// Header mode `Separate`: the header-only buffer of the frame [`FramePlan`] describes was
+    /// delivered. Nothing else is committed; the same frame is prepared again (with the next
+    /// CAPTURE buffer) and then carries no SPS/PPS. Cleared by [`H264Session::complete`],
+    /// [`H264Session::fail`] and [`H264Session::reset`], so the next frame that needs them
+    /// gets its own header-only buffer.
+    pub fn parameter_sets_sent(&mut self) {
+        self.ps_sent = true;
     }
 
     /// The frame was coded with `coded_bytes` but rate control wants it once more at a
@@ -819,6 +835,7 @@ impl H264Session {
             self.last_idr_pic_id = plan.state.params.idr_pic_id;
         }
         self.need_idr = false;
+        self.ps_sent = false;
         self.frames = self.frames.wrapping_add(1);
     }
 
@@ -831,6 +848,7 @@ impl H264Session {
     pub fn fail(&mut self, plan: &FramePlan) {
         let _ = plan;
         self.need_idr = true;
+        self.ps_sent = false;
     }
 }
 

@@ -55,6 +55,14 @@ impl CoherentBuf {
         self.len
     }
 
+    /// The contents, for reading back what the block wrote (the caller makes sure the block
+    /// is not writing this buffer now).
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: `cpu` points to `len` bytes owned by this value for its lifetime; the
+        // block writes it only while a job that uses it runs, which the caller excludes.
+        unsafe { core::slice::from_raw_parts(self.cpu.as_ptr(), self.len) }
+    }
+
     /// A region for a [`RegionBus`].
     pub(crate) fn region(&mut self) -> Option<Region> {
         Region::new(self.dma(), self.cpu.as_ptr(), self.len)

@@ -85,6 +85,12 @@ pub(crate) struct Done {
     pub(crate) bytes: usize,
     /// The frame is a key frame (I/IDR, or JPEG).
     pub(crate) keyframe: bool,
+    /// Only the CAPTURE buffer was used, for stream headers (stateful header mode
+    /// `SEPARATE`): the OUTPUT buffer stays queued for the next job, which codes the frame.
+    pub(crate) header_only: bool,
+    /// Microseconds the completion spent running a model's encode (0 on hardware), so the
+    /// statistics can tell the driver's own CPU time from the model's.
+    pub(crate) model_us: u32,
 }
 
 impl<T: NodeOps> Job<T> {
@@ -189,6 +195,15 @@ impl<T: NodeOps> Job<T> {
     }
 
     unsafe fn complete(&self, result: Result<Done>) {
+        if let Ok(Done {
+            bytes,
+            header_only: true,
+            ..
+        }) = result
+        {
+            // SAFETY: as below.
+            return unsafe { self.complete_header(bytes) };
+        }
         // SAFETY: the context outlives its running job.
         let fh = unsafe { &*self.fh };
         let m2m = fh.m2m_ctx();
@@ -239,6 +254,31 @@ impl<T: NodeOps> Job<T> {
             } else {
                 b::slenc_m2m_buf_done(self.dst, state);
             }
+            b::slenc_mutex_unlock(fh.drain_lock.get());
+            b::v4l2_m2m_job_finish(fh.shared().nodes[fh.node].m2m_dev, m2m);
+        }
+    }
+}
+
+impl<T: NodeOps> Job<T> {
+    /// Returns the CAPTURE buffer alone with `bytes` of stream headers; the OUTPUT buffer
+    /// (and its request, if any) stays first on its queue for the next job.
+    unsafe fn complete_header(&self, bytes: usize) {
+        // SAFETY: the context outlives its running job.
+        let fh = unsafe { &*self.fh };
+        let m2m = fh.m2m_ctx();
+        // SAFETY: as in `complete`; only the CAPTURE buffer is taken off its queue.
+        unsafe {
+            b::slenc_mutex_lock(fh.drain_lock.get());
+            let dst = b::slenc_m2m_dst_buf_remove(m2m);
+            debug_assert!(dst == self.dst);
+            // The headers belong to the frame that follows: same timestamp.
+            b::v4l2_m2m_buf_copy_metadata(self.src, self.dst);
+            (*self.dst).sequence = fh.seq[1].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            let size = b::slenc_vb2_plane_size(&raw mut (*self.dst).vb2_buf, 0);
+            b::slenc_vb2_set_plane_payload(&raw mut (*self.dst).vb2_buf, 0, bytes.min(size));
+            (*self.dst).flags &= !(b::V4L2_BUF_FLAG_KEYFRAME | b::V4L2_BUF_FLAG_PFRAME);
+            b::slenc_m2m_buf_done(self.dst, b::vb2_buffer_state_VB2_BUF_STATE_DONE);
             b::slenc_mutex_unlock(fh.drain_lock.get());
             b::v4l2_m2m_job_finish(fh.shared().nodes[fh.node].m2m_dev, m2m);
         }

@@ -406,6 +406,40 @@ fn header_emission_order_and_modes() {
 }
 
 #[test]
+fn separate_header_buffer_once_per_idr() {
+    let mut s = session();
+    let mut input = stateful(3);
+    input.header_mode = HeaderMode::Separate;
+    let types = |h: &[u8]| -> Vec<u8> {
+        h.windows(4)
+            .filter(|w| w[..3] == [0, 0, 1])
+            .map(|w| w[3] & 0x1F)
+            .collect()
+    };
+    for gop in 0..2 {
+        // The IDR first asks for a header-only buffer; once it is out, the same frame is
+        // planned again without SPS/PPS (and stays an IDR).
+        let p = s.prepare(&input).unwrap();
+        assert!(p.separate_sps_pps && p.idr, "GOP {gop}");
+        s.parameter_sets_sent();
+        let p = s.prepare(&input).unwrap();
+        assert!(!p.separate_sps_pps && p.idr && !p.emit.sps_pps);
+        assert_eq!(types(&headers(&s, &p)), [5]);
+        s.complete(&p, 1000);
+        for _ in 1..3 {
+            let p = s.prepare(&input).unwrap();
+            assert!(!p.separate_sps_pps && !p.idr);
+            s.complete(&p, 300);
+        }
+    }
+    // A failed frame after its headers went out: the next one (an IDR) sends them again.
+    let p = s.prepare(&input).unwrap();
+    s.parameter_sets_sent();
+    s.fail(&p);
+    assert!(s.prepare(&input).unwrap().separate_sps_pps);
+}
+
+#[test]
 fn prepare_does_not_commit() {
     let mut s = session();
     let input = stateful(0);
