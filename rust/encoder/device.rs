@@ -391,6 +391,14 @@ impl WorkHandler for DevState {
     }
 
     fn watchdog(&self) {
+        if self.works.completion_pending() {
+            // The block is done (or the model is about to run) and only the completion has
+            // not run yet: a busy system, not a stuck block. Look again later rather than
+            // fail a finished frame (seen in the TCG guest under load: frames of a
+            // healthy model returned with ERROR).
+            self.works.arm_watchdog(WATCHDOG_MS);
+            return;
+        }
         let Some(mut f) = self.slots.lock().busy.take() else {
             return;
         };

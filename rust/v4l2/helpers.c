@@ -37,6 +37,11 @@ bool slenc_mod_delayed_work(struct delayed_work *dwork, unsigned long delay_ms)
 	return mod_delayed_work(system_wq, dwork, msecs_to_jiffies(delay_ms));
 }
 
+bool slenc_work_pending(struct work_struct *work)
+{
+	return work_pending(work);
+}
+
 bool slenc_cancel_work_sync(struct work_struct *work)
 {
 	return cancel_work_sync(work);

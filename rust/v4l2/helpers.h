@@ -21,6 +21,7 @@ void slenc_init_work(struct work_struct *work, work_func_t func);
 void slenc_init_delayed_work(struct delayed_work *dwork, work_func_t func);
 bool slenc_schedule_work(struct work_struct *work);
 bool slenc_mod_delayed_work(struct delayed_work *dwork, unsigned long delay_ms);
+bool slenc_work_pending(struct work_struct *work);
 bool slenc_cancel_work_sync(struct work_struct *work);
 bool slenc_cancel_delayed_work_sync(struct delayed_work *dwork);
 struct delayed_work *slenc_to_delayed_work(struct work_struct *work);

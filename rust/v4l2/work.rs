@@ -62,6 +62,12 @@ impl Works {
         unsafe { b::slenc_schedule_work(self.work.get()) };
     }
 
+    /// Whether the completion work item is queued and has not started yet.
+    pub(crate) fn completion_pending(&self) -> bool {
+        // SAFETY: the work item was initialised in `init` and lives as long as `self`.
+        unsafe { b::slenc_work_pending(self.work.get()) }
+    }
+
     /// (Re)arms the watchdog to fire in `ms` milliseconds.
     pub(crate) fn arm_watchdog(&self, ms: u32) {
         // SAFETY: as for `schedule`.
