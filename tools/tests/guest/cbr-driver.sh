@@ -14,7 +14,7 @@ elapsed() { echo "[$(($(date +%s) - t0)) s] $*"; }
 check() {
     f=$1
     elapsed "decoding $f"
-    ffmpeg -v warning -i "$f" -f rawvideo -pix_fmt nv12 /tmp/dec.nv12 2>/tmp/ffmpeg.log
+    ffmpeg -y -v warning -i "$f" -f rawvideo -pix_fmt nv12 /tmp/dec.nv12 2>/tmp/ffmpeg.log
     if [ -s /tmp/ffmpeg.log ]; then cat /tmp/ffmpeg.log; echo "$f: ffmpeg warned"; exit 1; fi
     frames=$(($(stat -c %s /tmp/dec.nv12) / (w * h * 3 / 2)))
     bits=$(($(stat -c %s "$f") * 8))
