@@ -209,6 +209,10 @@ pub struct RateControl {
     last_p_err: i32,
     /// The last P frame's predicted and coded bits.
     last_p_pair: Option<(u64, u64)>,
+    /// QP of the last coded frame, I or P: the next P frame's reference.
+    ref_qp: Option<u8>,
+    /// The last coded frame was a P frame coarser than its own reference.
+    ref_coarser: bool,
     /// Frames coded since the last I frame (that one included); 0 before the first.
     since_i: u32,
     /// Distance between the last two I frames, 0 until seen twice.
@@ -235,7 +239,8 @@ pub const RETRY_FACTOR: u64 = 4;
 /// treated as a scene change.
 const SCENE_CUT_Q8: i32 = 384;
 /// The same for P frames: two octaves (4×). Consecutive P frames of natural content at
-/// neighbouring QPs differ by up to 3×, which must not count as a cut.
+/// neighbouring QPs differ by up to 3×, which must not count as a cut. A cut to a harder scene
+/// must also cost within an octave of an I frame at its QP ([`RateControl::update`]).
 const P_SCENE_CUT_Q8: i32 = 512;
 
 fn idx(intra: bool) -> usize {
@@ -267,6 +272,8 @@ impl RateControl {
             retried: false,
             last_p_err: 0,
             last_p_pair: None,
+            ref_qp: None,
+            ref_coarser: false,
             since_i: 0,
             i_period_seen: 0,
             i_period_hint: 0,
@@ -641,13 +648,25 @@ impl RateControl {
             self.last_p_pair = Some((predicted, bits));
             self.last_p_log = observed;
             let after_cut = self.scene_cut;
-            // A cut to a harder scene must show in the pair too (one expensive frame after a
-            // cheap one is the pair effect); a cut to an easier one is only noted (the model
-            // follows at its damped pace: a near-empty P frame says little).
+            // A P frame finer than its reference pays for refining it, one coarser is mostly
+            // skipped, and so is the next one at its QP (the reference still holds the finer
+            // detail): on natural content either comes out 2-4x off the model while the scene
+            // stays, and taking them for cuts made the QP chase its own steps. A frame on a
+            // cut to a harder scene is coded mostly intra, so it costs about what an I frame
+            // would (before an I frame was measured, the pair must show it: one expensive
+            // frame after a cheap one is the pair effect). A cut to an easier scene can only
+            // show on a frame not coarser than its reference, whose reference is not either;
+            // it is only noted (the model follows at its damped pace).
+            let intra_like = if self.measured_i {
+                observed > self.log_i - Q8
+            } else {
+                pair > Q8
+            };
+            let unskewed = self.ref_qp.is_some_and(|r| qp <= r) && !self.ref_coarser;
             self.scene_cut = self.measured_p
                 && self.since_i != 1
                 && jump.abs() > P_SCENE_CUT_Q8
-                && (jump < 0 || pair > Q8);
+                && if jump > 0 { intra_like } else { unskewed };
             let harder = self.scene_cut && jump > 0;
             if harder && !after_cut && self.measured_i {
                 // A P frame on a cut to a harder scene is mostly intra-coded: the P frames of
@@ -682,6 +701,8 @@ impl RateControl {
         if let Some(l) = self.last_qp.get_mut(i) {
             *l = qp;
         }
+        self.ref_coarser = !intra && self.ref_qp.is_some_and(|r| qp > r);
+        self.ref_qp = Some(qp);
         self.pending = None;
         if matches!(self.cfg.mode, RcMode::Cbr | RcMode::Vbr) {
             if bits > self.max_frame_bits() {

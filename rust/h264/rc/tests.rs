@@ -417,3 +417,94 @@ fn retry_only_far_above_target_and_once() {
     d.frame_qp(false);
     assert!(!d.wants_retry(u32::MAX));
 }
+
+/// A synthetic encoder with what natural content adds to the textbook model: the reference
+/// holds detail down to some QP (`held`). A P frame finer than that pays for refining it
+/// (×1.7 per step, up to three), one coarser is mostly skipped (÷2.5 per step, up to two) and
+/// leaves the detail in place, which then fades half-way towards the coarser QP per frame.
+/// Intra frames (I frames, cuts) cost 8× a P frame and replace all of it.
+struct Natural {
+    held: f64,
+    rng: Rng,
+}
+
+impl Natural {
+    fn new(seed: u64) -> Self {
+        Self {
+            held: 51.0,
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// Bytes of a frame of complexity `c` (P frame bits at QP 12, steady), ±10 % noise.
+    fn code(&mut self, c: f64, intra: bool, qp: u8) -> u32 {
+        let q = qp as f64;
+        let nz = 0.9 + 0.2 * (self.rng.next_u32() as f64 / u32::MAX as f64);
+        let mut bits = c * (2f64).powf(-(q - 12.0) / 6.0) * nz;
+        if intra {
+            bits *= 8.0;
+            self.held = q;
+        } else if q < self.held {
+            bits *= (1.7f64).powf((self.held - q).min(3.0));
+            self.held = q;
+        } else {
+            bits /= (2.5f64).powf((q - self.held).min(2.0));
+            self.held += (q - self.held) / 2.0;
+        }
+        (bits / 8.0).max(1.0) as u32
+    }
+}
+
+/// Runs `n` frames of [`Natural`] content of complexity `c(frame)` with an I frame every
+/// `gop` (the I period hinted) and a cut at `cut` (an intra-coded P frame), re-encoding a frame
+/// when rate control asks for it as the driver does.
+fn run_natural(
+    rc: &mut RateControl,
+    seed: u64,
+    n: usize,
+    gop: usize,
+    cut: usize,
+    c: impl Fn(usize) -> f64,
+) -> Trace {
+    rc.set_i_period_hint(gop as u32);
+    let mut enc = Natural::new(seed);
+    let mut t = Trace {
+        bytes: Vec::new(),
+        qps: Vec::new(),
+        cuts: Vec::new(),
+        overflows: 0,
+    };
+    for k in 0..n {
+        let intra = k % gop == 0;
+        let mut qp = rc.frame_qp(intra);
+        let limit = rc.max_frame_bits();
+        let held = enc.held;
+        let mut b = enc.code(c(k), intra || k == cut, qp);
+        if rc.wants_retry(b) {
+            qp = rc.retry_qp();
+            enc.held = held;
+            b = enc.code(c(k), intra || k == cut, qp);
+        }
+        if (b as u64) * 8 > limit {
+            t.overflows += 1;
+        }
+        rc.update(intra, qp, b);
+        t.bytes.push(b);
+        t.qps.push(qp);
+        t.cuts.push(rc.scene_cut_detected());
+    }
+    assert_eq!(t.overflows, rc.overflows());
+    t
+}
+
+#[test]
+fn scene_cuts_only_on_intra_coded_frames() {
+    // Natural content in steady state steps its QP now and then; only the intra-coded P
+    // frame at the cut counts as a scene change.
+    for seed in 1..=4 {
+        let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+        let t = run_natural(&mut rc, seed, 330, 30, 165, |_| 600_000.0);
+        let cuts: Vec<usize> = (0..330).filter(|&k| k % 30 != 0 && t.cuts[k]).collect();
+        assert_eq!(cuts, [165], "seed {seed}");
+    }
+}
