@@ -629,6 +629,12 @@ impl RateControl {
                 // Same scene: three quarters of the new observation (from the prediction,
                 // drift included).
                 self.log_i = self.log_c(true) + jump - (jump >> 2);
+                // The prediction followed the P model since the last I frame: an octave off,
+                // the P model is off too (it follows slowly, and may still hold a scene the
+                // content left well before this frame).
+                if jump.abs() > Q8 {
+                    self.log_p += jump >> 1;
+                }
             }
             self.measured_i = true;
             self.log_p_at_i = self.log_p.max(self.last_p_log);
@@ -679,9 +685,12 @@ impl RateControl {
                 // (fast reaction).
                 self.log_p = observed;
             } else {
-                // Half of the pair's error: consecutive P frames of natural content vary by
-                // 2–4× at one QP (see rate_qp), which a faster model would chase.
-                self.log_p += pair >> 1;
+                // A quarter of the pair's error: consecutive P frames of natural content vary
+                // by 2–4× at one QP (see rate_qp). At half, each QP step's transient (a frame
+                // finer than its reference pays for refining it, one coarser is mostly
+                // skipped) moved the model by more than the hysteresis and the QP stepped
+                // back: QP and size oscillated with a period of a few frames.
+                self.log_p += pair >> 2;
             }
             if self.scene_cut {
                 // The next frame belongs to the new scene: do not pair it with this one.

@@ -237,38 +237,41 @@ fn reconfigure_bitrate_mid_stream() {
 /// as the QP range is not the limit.
 #[test]
 fn prop_never_overflows() {
-    let mut rng = Rng::new(99);
-    for case in 0..300 {
-        let fps = rng.range(5, 60) as u32;
-        let bitrate = rng.range(200_000, 20_000_000) as u32;
-        let vbr = rng.bool();
-        let mut c = cfg(if vbr { RcMode::Vbr } else { RcMode::Cbr }, bitrate, fps);
-        c.cpb_bits = if rng.bool() {
-            0
-        } else {
-            (bitrate as i64 * rng.range(25, 200) / 100) as u32
-        };
-        c.peak_bitrate = if vbr {
-            (bitrate as i64 * rng.range(100, 300) / 100) as u32
-        } else {
-            0
-        };
-        let mut rc = RateControl::new(c).unwrap();
-        let per_frame = bitrate as f64 / fps as f64;
-        // Complexities keeping the needed QP well inside 0..51.
-        let mut cx = per_frame * 2.0;
-        let mut scene = Vec::new();
-        for _ in 0..500 {
-            let f = (2f64).powf((rng.next_u32() as f64 / u32::MAX as f64) * 2.0 - 1.0); // ×0.5..×2
-            cx = (cx * f).clamp(per_frame * 0.5, per_frame * 10.0);
-            scene.push(cx);
+    // 99 first; 12 and 16 found I frames far over a slow P model's drift.
+    for seed in [99, 12, 16] {
+        let mut rng = Rng::new(seed);
+        for case in 0..300 {
+            let fps = rng.range(5, 60) as u32;
+            let bitrate = rng.range(200_000, 20_000_000) as u32;
+            let vbr = rng.bool();
+            let mut c = cfg(if vbr { RcMode::Vbr } else { RcMode::Cbr }, bitrate, fps);
+            c.cpb_bits = if rng.bool() {
+                0
+            } else {
+                (bitrate as i64 * rng.range(25, 200) / 100) as u32
+            };
+            c.peak_bitrate = if vbr {
+                (bitrate as i64 * rng.range(100, 300) / 100) as u32
+            } else {
+                0
+            };
+            let mut rc = RateControl::new(c).unwrap();
+            let per_frame = bitrate as f64 / fps as f64;
+            // Complexities keeping the needed QP well inside 0..51.
+            let mut cx = per_frame * 2.0;
+            let mut scene = Vec::new();
+            for _ in 0..500 {
+                let f = (2f64).powf((rng.next_u32() as f64 / u32::MAX as f64) * 2.0 - 1.0); // ×0.5..×2
+                cx = (cx * f).clamp(per_frame * 0.5, per_frame * 10.0);
+                scene.push(cx);
+            }
+            let gop = rng.range(1, 120) as usize;
+            let t = run(&mut rc, 500, gop, 0.05, case, |k| scene[k]);
+            assert_eq!(
+                t.overflows, 0,
+                "seed {seed} case {case}: fps {fps} bitrate {bitrate} vbr {vbr} gop {gop}"
+            );
         }
-        let gop = rng.range(1, 120) as usize;
-        let t = run(&mut rc, 500, gop, 0.05, case, |k| scene[k]);
-        assert_eq!(
-            t.overflows, 0,
-            "case {case}: fps {fps} bitrate {bitrate} vbr {vbr} gop {gop}"
-        );
     }
 }
 
@@ -506,5 +509,25 @@ fn scene_cuts_only_on_intra_coded_frames() {
         let t = run_natural(&mut rc, seed, 330, 30, 165, |_| 600_000.0);
         let cuts: Vec<usize> = (0..330).filter(|&k| k % 30 != 0 && t.cuts[k]).collect();
         assert_eq!(cuts, [165], "seed {seed}");
+    }
+}
+
+#[test]
+fn p_qp_steady_on_natural_content() {
+    // Each QP step makes the next frame 2-4x off the model; a model that follows that much
+    // steps the QP back and forth (at half the pair error: 100-140 changes here).
+    for seed in 1..=4 {
+        let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+        let t = run_natural(&mut rc, seed, 330, 30, 330, |_| 600_000.0);
+        // P frames after the first second, but for the first after each I frame.
+        let changes = (61..330)
+            .filter(|&k| k % 30 > 1 && t.qps[k] != t.qps[k - 1])
+            .count();
+        assert!(changes < 70, "seed {seed}: {changes} P QP changes");
+        let kbit: f64 = kbps(&t.bytes[60..], 30);
+        assert!(
+            (kbit - 1000.0).abs() < 50.0,
+            "seed {seed}: {kbit:.0} kbit/s"
+        );
     }
 }
