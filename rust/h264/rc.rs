@@ -487,6 +487,13 @@ impl RateControl {
                 qp = last;
             }
             qp = qp.clamp(last - down, last + up);
+            // A P frame much finer than its reference pays for refining all of it: after an I
+            // frame the buffer kept coarse, a P frame at the QP of the P frames before it cost
+            // 4-8x their size, was re-encoded 6 QP coarser, and the P QP then took a second to
+            // come back. Come down at most an octave below the reference.
+            if let Some(r) = self.ref_qp {
+                qp = qp.max(r as i32 - 6);
+            }
         }
         // The prediction at the clamped QP may still exceed the buffer share: step up. The
         // model is damped; for the buffer's sake a P frame is also assumed to cost what the
@@ -553,12 +560,14 @@ impl RateControl {
     /// [`RETRY_FACTOR`] times, and above the average frame — that re-encoding it once at
     /// [`RateControl::retry_qp`] is worth a second hardware run: a scene cut on a P frame
     /// would otherwise take a second's share of the rate on its own. Rate-driven modes only;
-    /// once per frame.
+    /// once per frame; never the first P frame after an I frame, whose size is the I frame's
+    /// refinement (re-encoding it coarser only hands that to the next frames).
     pub fn wants_retry(&self, coded_bytes: u32) -> bool {
         let bits = (coded_bytes as u64) << 3;
         match self.pending {
             Some((_, qp, target)) if matches!(self.cfg.mode, RcMode::Cbr | RcMode::Vbr) => {
                 !self.retried
+                    && self.since_i != 1
                     && qp < self.cfg.max_qp
                     && bits > self.avg_per_frame
                     && bits > target.saturating_mul(RETRY_FACTOR)
@@ -680,6 +689,9 @@ impl RateControl {
                 // scene can be cheaper than the old one; the next frame tells).
                 let gap = (self.log_i - self.log_p).max(0);
                 self.log_p = self.log_p.max(observed - gap);
+            } else if self.since_i == 1 && self.measured_p {
+                // The first P frame after an I frame says more about the I frame's quality
+                // (its reference) than about the scene: not judged (see `last_p_err`).
             } else if !self.measured_p || harder {
                 // First measurement, or the second frame of a harder scene: take it as is
                 // (fast reaction).

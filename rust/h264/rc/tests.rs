@@ -531,3 +531,27 @@ fn p_qp_steady_on_natural_content() {
         );
     }
 }
+
+#[test]
+fn no_p_qp_jump_after_an_i_frame() {
+    // The buffer keeps the I frames a few QP coarser than the P frames; the first P frame
+    // after one refines it and comes out several times its target. Re-encoding it 6 QP
+    // coarser made the P QP jump and take a second to come back.
+    for seed in 1..=3 {
+        let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+        let t = run_natural(&mut rc, seed, 330, 30, 330, |k| {
+            if k < 150 {
+                600_000.0
+            } else {
+                150_000.0
+            }
+        });
+        for k in (30..330).step_by(30) {
+            let (before, i, after) = (t.qps[k - 1], t.qps[k], t.qps[k + 1]);
+            assert!(
+                after <= before + 1 && after + 6 >= i,
+                "seed {seed}: P {before}, I {i}, P {after} at {k}"
+            );
+        }
+    }
+}
