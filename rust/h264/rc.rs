@@ -464,7 +464,14 @@ impl RateControl {
             qp = last_p - 2;
         } else if intra && self.measured_i {
             qp = qp.max(last - 3);
-        } else if !intra && self.measured_p {
+        } else if !intra && !self.measured_p {
+            // The first P frame, after the first I frame: not coarser than it. A coarser one
+            // is mostly skipped and would teach the model nothing (the prior puts P frames at
+            // a third of an I frame, which natural content often beats by far).
+            if let Some(r) = self.ref_qp {
+                qp = qp.min(r as i32);
+            }
+        } else if !intra {
             let down = if self.last_p_err < -4 * Q8 {
                 6
             } else if self.last_p_err < -2 * Q8 {
@@ -692,9 +699,13 @@ impl RateControl {
             } else if self.since_i == 1 && self.measured_p {
                 // The first P frame after an I frame says more about the I frame's quality
                 // (its reference) than about the scene: not judged (see `last_p_err`).
-            } else if !self.measured_p || harder {
-                // First measurement, or the second frame of a harder scene: take it as is
-                // (fast reaction).
+            } else if !self.measured_p {
+                // The first P frame: its reference is a fresh I frame, so it comes out smaller
+                // than the P frames after it will. Meet the prior (the I frame less the usual
+                // I/P gap) half-way.
+                self.log_p += jump >> 1;
+            } else if harder {
+                // The second frame of a harder scene: take it as is (fast reaction).
                 self.log_p = observed;
             } else {
                 // A quarter of the pair's error: consecutive P frames of natural content vary

@@ -555,3 +555,39 @@ fn no_p_qp_jump_after_an_i_frame() {
         }
     }
 }
+
+#[test]
+fn first_p_frame_moves_the_model_half_way() {
+    // A P frame right after the first I frame has a fresh intra reference and comes out
+    // smaller than the P frames after it: 16x under the prior moves the model 8x, not 16x.
+    let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+    let q = rc.frame_qp(true);
+    rc.update(true, q, 20_000);
+    let prior = rc.log_p;
+    let q = rc.frame_qp(false);
+    let bytes = (rc.predict(false, q) >> 7) as u32; // 1/16 of the prediction, in bytes
+    rc.update(false, q, bytes);
+    assert!(
+        (rc.log_p - (prior - 2 * Q8)).abs() <= 4,
+        "{} {}",
+        rc.log_p,
+        prior
+    );
+}
+
+#[test]
+fn first_p_frame_not_coarser_than_the_i_frame() {
+    // The prior (P = a third of I) is far off for content whose P frames are cheap: the
+    // first P frame came out at QP 48 after an I frame at 35, mostly skipped, and its size
+    // then set the model for a sawtooth.
+    let mut c = cfg(RcMode::Cbr, 1_000_000, 30);
+    c.frame_mbs = 1200;
+    let mut rc = RateControl::new(c).unwrap();
+    let t = run_natural(&mut rc, 1, 60, 30, 60, |_| 600_000.0);
+    assert!(t.qps[1] <= t.qps[0], "I {} then P {}", t.qps[0], t.qps[1]);
+    assert!(
+        t.qps[2..30].iter().all(|&q| q + 6 >= t.qps[1]),
+        "{:?}",
+        &t.qps[..30]
+    );
+}
