@@ -205,6 +205,8 @@ pub struct RateControl {
     pending: Option<(bool, u8, u64)>,
     /// That frame was already re-encoded once.
     retried: bool,
+    /// Bits of that frame's attempt that [`RateControl::wants_retry`] wanted again; 0 = none.
+    attempt_bits: u64,
     /// log2(coded / target) of the last P frame, Q8: how far off the last step was.
     last_p_err: i32,
     /// The last P frame's predicted and coded bits.
@@ -270,6 +272,7 @@ impl RateControl {
             last_qp: [26, 28],
             pending: None,
             retried: false,
+            attempt_bits: 0,
             last_p_err: 0,
             last_p_pair: None,
             ref_qp: None,
@@ -408,6 +411,7 @@ impl RateControl {
             self.pending = Some((intra, qp, self.predict(intra, qp)));
         }
         self.retried = false;
+        self.attempt_bits = 0;
         if let Some(l) = self.last_qp.get_mut(idx(intra)) {
             *l = qp;
         }
@@ -554,10 +558,24 @@ impl RateControl {
 
     /// Like [`RateControl::frame_qp`] for a re-encode of the same frame after the hardware
     /// reported an output overflow or [`RateControl::wants_retry`] asked for one: 6 QP (half
-    /// the size) above the last attempt.
+    /// the size) above the last attempt, or, after `wants_retry`, as far as the model's octave
+    /// per 6 QP says brings the attempt to twice its target.
     pub fn retry_qp(&mut self) -> u8 {
         let (intra, qp, target) = self.pending.unwrap_or((false, 26, 0));
-        let qp = self.clamp(qp as i32 + 6);
+        // A frame wanted again is 4x its target or more; a cut to a new scene is mostly intra,
+        // whose size follows the model's octave well, and came out 8-10x at rc_natural's low
+        // rates: 6 QP left it at the retry limit, a second's share of the rate on its own
+        // within any 1-s window holding it. Twice the target is the middle of the range a
+        // frame is accepted in (in the log domain: target to RETRY_FACTOR × target).
+        let step = if self.attempt_bits != 0 {
+            let over = log2_q8(self.attempt_bits)
+                - log2_q8(target.saturating_mul(RETRY_FACTOR / 2).max(1));
+            (6 * over + Q8 - 1) / Q8
+        } else {
+            0
+        };
+        self.attempt_bits = 0;
+        let qp = self.clamp(qp as i32 + step.max(6));
         self.pending = Some((intra, qp, target));
         self.retried = true;
         qp
@@ -568,10 +586,11 @@ impl RateControl {
     /// [`RateControl::retry_qp`] is worth a second hardware run: a scene cut on a P frame
     /// would otherwise take a second's share of the rate on its own. Rate-driven modes only;
     /// once per frame; never the first P frame after an I frame, whose size is the I frame's
-    /// refinement (re-encoding it coarser only hands that to the next frames).
-    pub fn wants_retry(&self, coded_bytes: u32) -> bool {
+    /// refinement (re-encoding it coarser only hands that to the next frames). When it says
+    /// yes, the size sets how much coarser [`RateControl::retry_qp`] goes.
+    pub fn wants_retry(&mut self, coded_bytes: u32) -> bool {
         let bits = (coded_bytes as u64) << 3;
-        match self.pending {
+        let want = match self.pending {
             Some((_, qp, target)) if matches!(self.cfg.mode, RcMode::Cbr | RcMode::Vbr) => {
                 !self.retried
                     && self.since_i != 1
@@ -580,7 +599,9 @@ impl RateControl {
                     && bits > target.saturating_mul(RETRY_FACTOR)
             }
             _ => false,
-        }
+        };
+        self.attempt_bits = if want { bits } else { 0 };
+        want
     }
 
     /// Whether the last frame looked like a scene change (its size was far from the model):

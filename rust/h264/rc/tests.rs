@@ -413,9 +413,12 @@ fn retry_only_far_above_target_and_once() {
     assert_eq!(rc.retry_qp(), qp + 6);
     assert!(!rc.wants_retry(u32::MAX), "once per frame");
     rc.update(false, qp + 6, within);
-    // A new frame may be retried again; QP-driven modes never are.
-    rc.frame_qp(false);
-    assert!(rc.wants_retry(u32::MAX));
+    // A new frame may be retried again, the further over its target the coarser: 16x is
+    // three octaves over twice the target, 18 QP. QP-driven modes never are.
+    let qp = rc.frame_qp(false);
+    let (_, _, target) = rc.pending.unwrap();
+    assert!(rc.wants_retry((target * 16 / 8) as u32));
+    assert_eq!(rc.retry_qp(), (qp + 18).min(51));
     let mut d = RateControl::new(cfg(RcMode::Direct { i_qp: 20, p_qp: 20 }, 0, 0)).unwrap();
     d.frame_qp(false);
     assert!(!d.wants_retry(u32::MAX));
