@@ -12,14 +12,23 @@
 //! What natural content adds, and how it is handled:
 //! - P frames trade bits with each other (a coarse frame leaves more to code to the next one;
 //!   grain is coded at a low QP and skipped at a high one), so consecutive P frames vary 2–4×
-//!   at one QP. The P model follows *pairs* of frames, damped; P QP moves one step per frame
-//!   (more only when far off), with hysteresis; a scene cut needs a 4× jump that the pair
-//!   confirms. For the buffer's sake the QP is still checked against the last frame's size.
+//!   at one QP: a P frame finer than its reference pays for refining it, one coarser is
+//!   mostly skipped. The P model follows *pairs* of frames, slowly (a quarter of their error,
+//!   so that a step's transient does not step the QP back); P QP moves one step per frame
+//!   (more only when far off), with hysteresis, at most an octave below the reference. For
+//!   the buffer's sake the QP is still checked against the last frame's size.
+//! - A scene cut on a P frame is a 4× jump on a frame coded like an intra frame (harder
+//!   scene), or on a frame not skewed by a QP step (easier). After one, when the new scene
+//!   turns out cheaper, the model follows each frame and the QP comes down by how far short
+//!   the frames fall, until one reaches its target ("recovering").
 //! - CBR with a known I period (configured, or seen in the stream) budgets per period: the P
 //!   frames share what the I frame left of the period's bits, and the next period gives back
-//!   half of the buffer's excess, so every window of one period spends about its share.
+//!   half of the buffer's excess, so every window of one period spends about its share. A
+//!   frame on a cut is half charged to its period, half left to the buffer.
 //! - A frame far above its target (a scene cut on a P frame) can be coded once more at a
-//!   coarser QP ([`RateControl::wants_retry`]) rather than take a second's share on its own.
+//!   coarser QP ([`RateControl::wants_retry`]), as much coarser as its size says, rather than
+//!   take a second's share on its own. The first P frame after an I frame is not: its size is
+//!   the I frame's refinement.
 //!
 //! All arithmetic is integer; the only u64 division goes through [`div_u64`].
 
@@ -228,6 +237,9 @@ pub struct RateControl {
     /// Buffer fullness above (positive) or below the aimed level when the period began.
     period_carry: i64,
     scene_cut: bool,
+    /// Since a scene cut, P frames came in short of their targets and none not finer than
+    /// its reference reached it yet (see [`RateControl::update`]).
+    recovering: bool,
     overflows: u32,
 }
 
@@ -284,6 +296,7 @@ impl RateControl {
             period_i_bits: 0,
             period_carry: 0,
             scene_cut: false,
+            recovering: false,
             overflows: 0,
         };
         rc.reconfigure(cfg)?;
@@ -475,6 +488,16 @@ impl RateControl {
             if let Some(r) = self.ref_qp {
                 qp = qp.min(r as i32);
             }
+        } else if !intra && self.recovering {
+            // After a cut to a cheaper scene the model still holds the old one, and the usual
+            // steps (one QP per frame, a few when far off, with hysteresis) took 15-30 frames
+            // down while every 1-s window holding them came out short. Follow the frames
+            // instead: a QP down per half octave the last one fell short (each step inflates
+            // the next frame, which refines its reference, so the size alone understates how
+            // far off the QP is), at most 6; hold after one that reached its target, which
+            // may be its refinement alone.
+            let short = (-self.last_p_err * 2 + Q8 - 1) / Q8;
+            qp = last - short.clamp(0, 6);
         } else if !intra {
             let down = if self.last_p_err < -4 * Q8 {
                 6
@@ -498,6 +521,8 @@ impl RateControl {
                 qp = last;
             }
             qp = qp.clamp(last - down, last + up);
+        }
+        if !intra && self.measured_p {
             // A P frame much finer than its reference pays for refining all of it: after an I
             // frame the buffer kept coarse, a P frame at the QP of the P frames before it cost
             // 4-8x their size, was re-encoded 6 QP coarser, and the P QP then took a second to
@@ -654,6 +679,8 @@ impl RateControl {
         let observed = log2_q8(bits.max(1)) + (qp.min(51) as i32 - 12) * Q8 / 6;
         let i = idx(intra);
         let jump = observed - self.log_c(intra);
+        // Bits the period's P frames answer for (`period_share`).
+        let mut charged = bits;
         if intra {
             self.scene_cut = self.measured_i && jump.abs() > SCENE_CUT_Q8;
             if !self.measured_i || self.scene_cut {
@@ -711,6 +738,16 @@ impl RateControl {
                 && jump.abs() > P_SCENE_CUT_Q8
                 && if jump > 0 { intra_like } else { unskewed };
             let harder = self.scene_cut && jump > 0;
+            if harder {
+                // A frame on a cut is mostly intra-coded, an I frame the period did not plan.
+                // Paid back within the period, as P frames over their plan are, it left every
+                // 1-s window after the cut short by all of it; the windows holding it carry
+                // it whatever follows. Half: the buffer keeps the rest, which the next period
+                // gives back in part (`period_carry`).
+                if let Some((false, _, target)) = self.pending {
+                    charged = bits.min(target) + (bits.saturating_sub(target) >> 1);
+                }
+            }
             if harder && !after_cut && self.measured_i {
                 // A P frame on a cut to a harder scene is mostly intra-coded: the P frames of
                 // the new scene will cost about the I/P gap less (a slow pan over the new
@@ -728,6 +765,16 @@ impl RateControl {
             } else if harder {
                 // The second frame of a harder scene: take it as is (fast reaction).
                 self.log_p = observed;
+            } else if self.recovering && !self.scene_cut {
+                // Recovering from a cut: the new scene is what its frames say, and its I
+                // frames follow (the I model still holds the old scene, whose next I frame
+                // would come out a fraction of its share and leave the P frames after it to
+                // refine all of it). The drift base moves along, so that the I frames still
+                // follow the P model up from here.
+                let d = observed - self.log_p;
+                self.log_i += d;
+                self.log_p_at_i += d;
+                self.log_p = observed;
             } else {
                 // A quarter of the pair's error: consecutive P frames of natural content vary
                 // by 2–4× at one QP (see rate_qp). At half, each QP step's transient (a frame
@@ -741,6 +788,16 @@ impl RateControl {
                 self.last_p_pair = None;
             }
             if let Some((false, _, target)) = self.pending {
+                // A cut to an easier scene, or the frame after a cut short of its target (the
+                // new scene is cheaper than the I/P gap made it): recover (`rate_qp`), until a
+                // frame not finer than its reference (not inflated by refining it) reaches its
+                // target.
+                if (self.scene_cut && !harder) || (after_cut && bits < target) {
+                    self.recovering = true;
+                }
+                if !self.scene_cut && bits >= target && self.ref_qp.is_some_and(|r| qp >= r) {
+                    self.recovering = false;
+                }
                 // Like the cut detection, the first P frame after an I frame does not judge
                 // the step size.
                 self.last_p_err = if self.since_i == 1 {
@@ -777,7 +834,7 @@ impl RateControl {
                 self.period_i_bits = bits;
             }
             self.since_i = self.since_i.saturating_add(1);
-            self.period_spent = self.period_spent.saturating_add(bits);
+            self.period_spent = self.period_spent.saturating_add(charged);
             // Leaky bucket: the frame enters, the channel drains one frame period.
             self.fullness = self
                 .fullness
