@@ -12,14 +12,23 @@
 //! What natural content adds, and how it is handled:
 //! - P frames trade bits with each other (a coarse frame leaves more to code to the next one;
 //!   grain is coded at a low QP and skipped at a high one), so consecutive P frames vary 2–4×
-//!   at one QP. The P model follows *pairs* of frames, damped; P QP moves one step per frame
-//!   (more only when far off), with hysteresis; a scene cut needs a 4× jump that the pair
-//!   confirms. For the buffer's sake the QP is still checked against the last frame's size.
+//!   at one QP: a P frame finer than its reference pays for refining it, one coarser is
+//!   mostly skipped. The P model follows *pairs* of frames, slowly (a quarter of their error,
+//!   so that a step's transient does not step the QP back); P QP moves one step per frame
+//!   (more only when far off), with hysteresis, at most an octave below the reference. For
+//!   the buffer's sake the QP is still checked against the last frame's size.
+//! - A scene cut on a P frame is a 4× jump on a frame coded like an intra frame (harder
+//!   scene), or on a frame not skewed by a QP step (easier). After one, when the new scene
+//!   turns out cheaper, the model follows each frame and the QP comes down by how far short
+//!   the frames fall, until one reaches its target ("recovering").
 //! - CBR with a known I period (configured, or seen in the stream) budgets per period: the P
 //!   frames share what the I frame left of the period's bits, and the next period gives back
-//!   half of the buffer's excess, so every window of one period spends about its share.
+//!   half of the buffer's excess, so every window of one period spends about its share. A
+//!   frame on a cut is half charged to its period, half left to the buffer.
 //! - A frame far above its target (a scene cut on a P frame) can be coded once more at a
-//!   coarser QP ([`RateControl::wants_retry`]) rather than take a second's share on its own.
+//!   coarser QP ([`RateControl::wants_retry`]), as much coarser as its size says, rather than
+//!   take a second's share on its own. The first P frame after an I frame is not: its size is
+//!   the I frame's refinement.
 //!
 //! All arithmetic is integer; the only u64 division goes through [`div_u64`].
 
@@ -205,10 +214,16 @@ pub struct RateControl {
     pending: Option<(bool, u8, u64)>,
     /// That frame was already re-encoded once.
     retried: bool,
+    /// Bits of that frame's attempt that [`RateControl::wants_retry`] wanted again; 0 = none.
+    attempt_bits: u64,
     /// log2(coded / target) of the last P frame, Q8: how far off the last step was.
     last_p_err: i32,
     /// The last P frame's predicted and coded bits.
     last_p_pair: Option<(u64, u64)>,
+    /// QP of the last coded frame, I or P: the next P frame's reference.
+    ref_qp: Option<u8>,
+    /// The last coded frame was a P frame coarser than its own reference.
+    ref_coarser: bool,
     /// Frames coded since the last I frame (that one included); 0 before the first.
     since_i: u32,
     /// Distance between the last two I frames, 0 until seen twice.
@@ -222,6 +237,9 @@ pub struct RateControl {
     /// Buffer fullness above (positive) or below the aimed level when the period began.
     period_carry: i64,
     scene_cut: bool,
+    /// Since a scene cut, P frames came in short of their targets and none not finer than
+    /// its reference reached it yet (see [`RateControl::update`]).
+    recovering: bool,
     overflows: u32,
 }
 
@@ -235,7 +253,8 @@ pub const RETRY_FACTOR: u64 = 4;
 /// treated as a scene change.
 const SCENE_CUT_Q8: i32 = 384;
 /// The same for P frames: two octaves (4×). Consecutive P frames of natural content at
-/// neighbouring QPs differ by up to 3×, which must not count as a cut.
+/// neighbouring QPs differ by up to 3×, which must not count as a cut. A cut to a harder scene
+/// must also cost within an octave of an I frame at its QP ([`RateControl::update`]).
 const P_SCENE_CUT_Q8: i32 = 512;
 
 fn idx(intra: bool) -> usize {
@@ -265,8 +284,11 @@ impl RateControl {
             last_qp: [26, 28],
             pending: None,
             retried: false,
+            attempt_bits: 0,
             last_p_err: 0,
             last_p_pair: None,
+            ref_qp: None,
+            ref_coarser: false,
             since_i: 0,
             i_period_seen: 0,
             i_period_hint: 0,
@@ -274,6 +296,7 @@ impl RateControl {
             period_i_bits: 0,
             period_carry: 0,
             scene_cut: false,
+            recovering: false,
             overflows: 0,
         };
         rc.reconfigure(cfg)?;
@@ -401,6 +424,7 @@ impl RateControl {
             self.pending = Some((intra, qp, self.predict(intra, qp)));
         }
         self.retried = false;
+        self.attempt_bits = 0;
         if let Some(l) = self.last_qp.get_mut(idx(intra)) {
             *l = qp;
         }
@@ -457,7 +481,24 @@ impl RateControl {
             qp = last_p - 2;
         } else if intra && self.measured_i {
             qp = qp.max(last - 3);
-        } else if !intra && self.measured_p {
+        } else if !intra && !self.measured_p {
+            // The first P frame, after the first I frame: not coarser than it. A coarser one
+            // is mostly skipped and would teach the model nothing (the prior puts P frames at
+            // a third of an I frame, which natural content often beats by far).
+            if let Some(r) = self.ref_qp {
+                qp = qp.min(r as i32);
+            }
+        } else if !intra && self.recovering {
+            // After a cut to a cheaper scene the model still holds the old one, and the usual
+            // steps (one QP per frame, a few when far off, with hysteresis) took 15-30 frames
+            // down while every 1-s window holding them came out short. Follow the frames
+            // instead: a QP down per half octave the last one fell short (each step inflates
+            // the next frame, which refines its reference, so the size alone understates how
+            // far off the QP is), at most 6; hold after one that reached its target, which
+            // may be its refinement alone.
+            let short = (-self.last_p_err * 2 + Q8 - 1) / Q8;
+            qp = last - short.clamp(0, 6);
+        } else if !intra {
             let down = if self.last_p_err < -4 * Q8 {
                 6
             } else if self.last_p_err < -2 * Q8 {
@@ -480,6 +521,15 @@ impl RateControl {
                 qp = last;
             }
             qp = qp.clamp(last - down, last + up);
+        }
+        if !intra && self.measured_p {
+            // A P frame much finer than its reference pays for refining all of it: after an I
+            // frame the buffer kept coarse, a P frame at the QP of the P frames before it cost
+            // 4-8x their size, was re-encoded 6 QP coarser, and the P QP then took a second to
+            // come back. Come down at most an octave below the reference.
+            if let Some(r) = self.ref_qp {
+                qp = qp.max(r as i32 - 6);
+            }
         }
         // The prediction at the clamped QP may still exceed the buffer share: step up. The
         // model is damped; for the buffer's sake a P frame is also assumed to cost what the
@@ -533,10 +583,24 @@ impl RateControl {
 
     /// Like [`RateControl::frame_qp`] for a re-encode of the same frame after the hardware
     /// reported an output overflow or [`RateControl::wants_retry`] asked for one: 6 QP (half
-    /// the size) above the last attempt.
+    /// the size) above the last attempt, or, after `wants_retry`, as far as the model's octave
+    /// per 6 QP says brings the attempt to twice its target.
     pub fn retry_qp(&mut self) -> u8 {
         let (intra, qp, target) = self.pending.unwrap_or((false, 26, 0));
-        let qp = self.clamp(qp as i32 + 6);
+        // A frame wanted again is 4x its target or more; a cut to a new scene is mostly intra,
+        // whose size follows the model's octave well, and came out 8-10x at rc_natural's low
+        // rates: 6 QP left it at the retry limit, a second's share of the rate on its own
+        // within any 1-s window holding it. Twice the target is the middle of the range a
+        // frame is accepted in (in the log domain: target to RETRY_FACTOR × target).
+        let step = if self.attempt_bits != 0 {
+            let over = log2_q8(self.attempt_bits)
+                - log2_q8(target.saturating_mul(RETRY_FACTOR / 2).max(1));
+            (6 * over + Q8 - 1) / Q8
+        } else {
+            0
+        };
+        self.attempt_bits = 0;
+        let qp = self.clamp(qp as i32 + step.max(6));
         self.pending = Some((intra, qp, target));
         self.retried = true;
         qp
@@ -546,18 +610,23 @@ impl RateControl {
     /// [`RETRY_FACTOR`] times, and above the average frame — that re-encoding it once at
     /// [`RateControl::retry_qp`] is worth a second hardware run: a scene cut on a P frame
     /// would otherwise take a second's share of the rate on its own. Rate-driven modes only;
-    /// once per frame.
-    pub fn wants_retry(&self, coded_bytes: u32) -> bool {
+    /// once per frame; never the first P frame after an I frame, whose size is the I frame's
+    /// refinement (re-encoding it coarser only hands that to the next frames). When it says
+    /// yes, the size sets how much coarser [`RateControl::retry_qp`] goes.
+    pub fn wants_retry(&mut self, coded_bytes: u32) -> bool {
         let bits = (coded_bytes as u64) << 3;
-        match self.pending {
+        let want = match self.pending {
             Some((_, qp, target)) if matches!(self.cfg.mode, RcMode::Cbr | RcMode::Vbr) => {
                 !self.retried
+                    && self.since_i != 1
                     && qp < self.cfg.max_qp
                     && bits > self.avg_per_frame
                     && bits > target.saturating_mul(RETRY_FACTOR)
             }
             _ => false,
-        }
+        };
+        self.attempt_bits = if want { bits } else { 0 };
+        want
     }
 
     /// Whether the last frame looked like a scene change (its size was far from the model):
@@ -610,6 +679,8 @@ impl RateControl {
         let observed = log2_q8(bits.max(1)) + (qp.min(51) as i32 - 12) * Q8 / 6;
         let i = idx(intra);
         let jump = observed - self.log_c(intra);
+        // Bits the period's P frames answer for (`period_share`).
+        let mut charged = bits;
         if intra {
             self.scene_cut = self.measured_i && jump.abs() > SCENE_CUT_Q8;
             if !self.measured_i || self.scene_cut {
@@ -622,6 +693,12 @@ impl RateControl {
                 // Same scene: three quarters of the new observation (from the prediction,
                 // drift included).
                 self.log_i = self.log_c(true) + jump - (jump >> 2);
+                // The prediction followed the P model since the last I frame: an octave off,
+                // the P model is off too (it follows slowly, and may still hold a scene the
+                // content left well before this frame).
+                if jump.abs() > Q8 {
+                    self.log_p += jump >> 1;
+                }
             }
             self.measured_i = true;
             self.log_p_at_i = self.log_p.max(self.last_p_log);
@@ -641,34 +718,86 @@ impl RateControl {
             self.last_p_pair = Some((predicted, bits));
             self.last_p_log = observed;
             let after_cut = self.scene_cut;
-            // A cut to a harder scene must show in the pair too (one expensive frame after a
-            // cheap one is the pair effect); a cut to an easier one is only noted (the model
-            // follows at its damped pace: a near-empty P frame says little).
+            // A P frame finer than its reference pays for refining it, one coarser is mostly
+            // skipped, and so is the next one at its QP (the reference still holds the finer
+            // detail): on natural content either comes out 2-4x off the model while the scene
+            // stays, and taking them for cuts made the QP chase its own steps. A frame on a
+            // cut to a harder scene is coded mostly intra, so it costs about what an I frame
+            // would (before an I frame was measured, the pair must show it: one expensive
+            // frame after a cheap one is the pair effect). A cut to an easier scene can only
+            // show on a frame not coarser than its reference, whose reference is not either;
+            // it is only noted (the model follows at its damped pace).
+            let intra_like = if self.measured_i {
+                observed > self.log_i - Q8
+            } else {
+                pair > Q8
+            };
+            let unskewed = self.ref_qp.is_some_and(|r| qp <= r) && !self.ref_coarser;
             self.scene_cut = self.measured_p
                 && self.since_i != 1
                 && jump.abs() > P_SCENE_CUT_Q8
-                && (jump < 0 || pair > Q8);
+                && if jump > 0 { intra_like } else { unskewed };
             let harder = self.scene_cut && jump > 0;
+            if harder {
+                // A frame on a cut is mostly intra-coded, an I frame the period did not plan.
+                // Paid back within the period, as P frames over their plan are, it left every
+                // 1-s window after the cut short by all of it; the windows holding it carry
+                // it whatever follows. Half: the buffer keeps the rest, which the next period
+                // gives back in part (`period_carry`).
+                if let Some((false, _, target)) = self.pending {
+                    charged = bits.min(target) + (bits.saturating_sub(target) >> 1);
+                }
+            }
             if harder && !after_cut && self.measured_i {
                 // A P frame on a cut to a harder scene is mostly intra-coded: the P frames of
                 // the new scene will cost about the I/P gap less (a slow pan over the new
                 // scene can be cheaper than the old one; the next frame tells).
                 let gap = (self.log_i - self.log_p).max(0);
                 self.log_p = self.log_p.max(observed - gap);
-            } else if !self.measured_p || harder {
-                // First measurement, or the second frame of a harder scene: take it as is
-                // (fast reaction).
+            } else if self.since_i == 1 && self.measured_p {
+                // The first P frame after an I frame says more about the I frame's quality
+                // (its reference) than about the scene: not judged (see `last_p_err`).
+            } else if !self.measured_p {
+                // The first P frame: its reference is a fresh I frame, so it comes out smaller
+                // than the P frames after it will. Meet the prior (the I frame less the usual
+                // I/P gap) half-way.
+                self.log_p += jump >> 1;
+            } else if harder {
+                // The second frame of a harder scene: take it as is (fast reaction).
+                self.log_p = observed;
+            } else if self.recovering && !self.scene_cut {
+                // Recovering from a cut: the new scene is what its frames say, and its I
+                // frames follow (the I model still holds the old scene, whose next I frame
+                // would come out a fraction of its share and leave the P frames after it to
+                // refine all of it). The drift base moves along, so that the I frames still
+                // follow the P model up from here.
+                let d = observed - self.log_p;
+                self.log_i += d;
+                self.log_p_at_i += d;
                 self.log_p = observed;
             } else {
-                // Half of the pair's error: consecutive P frames of natural content vary by
-                // 2–4× at one QP (see rate_qp), which a faster model would chase.
-                self.log_p += pair >> 1;
+                // A quarter of the pair's error: consecutive P frames of natural content vary
+                // by 2–4× at one QP (see rate_qp). At half, each QP step's transient (a frame
+                // finer than its reference pays for refining it, one coarser is mostly
+                // skipped) moved the model by more than the hysteresis and the QP stepped
+                // back: QP and size oscillated with a period of a few frames.
+                self.log_p += pair >> 2;
             }
             if self.scene_cut {
                 // The next frame belongs to the new scene: do not pair it with this one.
                 self.last_p_pair = None;
             }
             if let Some((false, _, target)) = self.pending {
+                // A cut to an easier scene, or the frame after a cut short of its target (the
+                // new scene is cheaper than the I/P gap made it): recover (`rate_qp`), until a
+                // frame not finer than its reference (not inflated by refining it) reaches its
+                // target.
+                if (self.scene_cut && !harder) || (after_cut && bits < target) {
+                    self.recovering = true;
+                }
+                if !self.scene_cut && bits >= target && self.ref_qp.is_some_and(|r| qp >= r) {
+                    self.recovering = false;
+                }
                 // Like the cut detection, the first P frame after an I frame does not judge
                 // the step size.
                 self.last_p_err = if self.since_i == 1 {
@@ -682,6 +811,8 @@ impl RateControl {
         if let Some(l) = self.last_qp.get_mut(i) {
             *l = qp;
         }
+        self.ref_coarser = !intra && self.ref_qp.is_some_and(|r| qp > r);
+        self.ref_qp = Some(qp);
         self.pending = None;
         if matches!(self.cfg.mode, RcMode::Cbr | RcMode::Vbr) {
             if bits > self.max_frame_bits() {
@@ -703,7 +834,7 @@ impl RateControl {
                 self.period_i_bits = bits;
             }
             self.since_i = self.since_i.saturating_add(1);
-            self.period_spent = self.period_spent.saturating_add(bits);
+            self.period_spent = self.period_spent.saturating_add(charged);
             // Leaky bucket: the frame enters, the channel drains one frame period.
             self.fullness = self
                 .fullness

@@ -631,9 +631,10 @@ fn retry_recodes_a_frame_far_over_its_target() {
     let before = p.clone();
     // Modest overshoot: no retry.
     assert!(!s.retry(&mut p, 3000));
-    // A scene cut: the same frame again, 6 QP coarser, the slice header following.
+    // A scene cut: the same frame again, coarser (at least 6 QP, more the further over it
+    // is), the slice header following.
     assert!(s.retry(&mut p, 200_000));
-    assert_eq!(p.qp, before.qp + 6);
+    assert!(p.qp > before.qp + 6, "{} -> {}", before.qp, p.qp);
     assert_eq!(
         p.qp as i32,
         26 + p.state.pps.pic_init_qp_minus26 as i32 + p.state.params.slice_qp_delta as i32

@@ -237,38 +237,41 @@ fn reconfigure_bitrate_mid_stream() {
 /// as the QP range is not the limit.
 #[test]
 fn prop_never_overflows() {
-    let mut rng = Rng::new(99);
-    for case in 0..300 {
-        let fps = rng.range(5, 60) as u32;
-        let bitrate = rng.range(200_000, 20_000_000) as u32;
-        let vbr = rng.bool();
-        let mut c = cfg(if vbr { RcMode::Vbr } else { RcMode::Cbr }, bitrate, fps);
-        c.cpb_bits = if rng.bool() {
-            0
-        } else {
-            (bitrate as i64 * rng.range(25, 200) / 100) as u32
-        };
-        c.peak_bitrate = if vbr {
-            (bitrate as i64 * rng.range(100, 300) / 100) as u32
-        } else {
-            0
-        };
-        let mut rc = RateControl::new(c).unwrap();
-        let per_frame = bitrate as f64 / fps as f64;
-        // Complexities keeping the needed QP well inside 0..51.
-        let mut cx = per_frame * 2.0;
-        let mut scene = Vec::new();
-        for _ in 0..500 {
-            let f = (2f64).powf((rng.next_u32() as f64 / u32::MAX as f64) * 2.0 - 1.0); // ×0.5..×2
-            cx = (cx * f).clamp(per_frame * 0.5, per_frame * 10.0);
-            scene.push(cx);
+    // 99 first; 12 and 16 found I frames far over a slow P model's drift.
+    for seed in [99, 12, 16] {
+        let mut rng = Rng::new(seed);
+        for case in 0..300 {
+            let fps = rng.range(5, 60) as u32;
+            let bitrate = rng.range(200_000, 20_000_000) as u32;
+            let vbr = rng.bool();
+            let mut c = cfg(if vbr { RcMode::Vbr } else { RcMode::Cbr }, bitrate, fps);
+            c.cpb_bits = if rng.bool() {
+                0
+            } else {
+                (bitrate as i64 * rng.range(25, 200) / 100) as u32
+            };
+            c.peak_bitrate = if vbr {
+                (bitrate as i64 * rng.range(100, 300) / 100) as u32
+            } else {
+                0
+            };
+            let mut rc = RateControl::new(c).unwrap();
+            let per_frame = bitrate as f64 / fps as f64;
+            // Complexities keeping the needed QP well inside 0..51.
+            let mut cx = per_frame * 2.0;
+            let mut scene = Vec::new();
+            for _ in 0..500 {
+                let f = (2f64).powf((rng.next_u32() as f64 / u32::MAX as f64) * 2.0 - 1.0); // ×0.5..×2
+                cx = (cx * f).clamp(per_frame * 0.5, per_frame * 10.0);
+                scene.push(cx);
+            }
+            let gop = rng.range(1, 120) as usize;
+            let t = run(&mut rc, 500, gop, 0.05, case, |k| scene[k]);
+            assert_eq!(
+                t.overflows, 0,
+                "seed {seed} case {case}: fps {fps} bitrate {bitrate} vbr {vbr} gop {gop}"
+            );
         }
-        let gop = rng.range(1, 120) as usize;
-        let t = run(&mut rc, 500, gop, 0.05, case, |k| scene[k]);
-        assert_eq!(
-            t.overflows, 0,
-            "case {case}: fps {fps} bitrate {bitrate} vbr {vbr} gop {gop}"
-        );
     }
 }
 
@@ -410,10 +413,248 @@ fn retry_only_far_above_target_and_once() {
     assert_eq!(rc.retry_qp(), qp + 6);
     assert!(!rc.wants_retry(u32::MAX), "once per frame");
     rc.update(false, qp + 6, within);
-    // A new frame may be retried again; QP-driven modes never are.
-    rc.frame_qp(false);
-    assert!(rc.wants_retry(u32::MAX));
+    // A new frame may be retried again, the further over its target the coarser: 16x is
+    // three octaves over twice the target, 18 QP. QP-driven modes never are.
+    let qp = rc.frame_qp(false);
+    let (_, _, target) = rc.pending.unwrap();
+    assert!(rc.wants_retry((target * 16 / 8) as u32));
+    assert_eq!(rc.retry_qp(), (qp + 18).min(51));
     let mut d = RateControl::new(cfg(RcMode::Direct { i_qp: 20, p_qp: 20 }, 0, 0)).unwrap();
     d.frame_qp(false);
     assert!(!d.wants_retry(u32::MAX));
+}
+
+/// A synthetic encoder with what natural content adds to the textbook model: the reference
+/// holds detail down to some QP (`held`). A P frame finer than that pays for refining it
+/// (×1.7 per step, up to three), one coarser is mostly skipped (÷2.5 per step, up to two) and
+/// leaves the detail in place, which then fades half-way towards the coarser QP per frame.
+/// Intra frames (I frames, cuts) cost 8× a P frame and replace all of it.
+struct Natural {
+    held: f64,
+    rng: Rng,
+}
+
+impl Natural {
+    fn new(seed: u64) -> Self {
+        Self {
+            held: 51.0,
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// Bytes of a frame of complexity `c` (P frame bits at QP 12, steady), ±10 % noise.
+    fn code(&mut self, c: f64, intra: bool, qp: u8) -> u32 {
+        let q = qp as f64;
+        let nz = 0.9 + 0.2 * (self.rng.next_u32() as f64 / u32::MAX as f64);
+        let mut bits = c * (2f64).powf(-(q - 12.0) / 6.0) * nz;
+        if intra {
+            bits *= 8.0;
+            self.held = q;
+        } else if q < self.held {
+            bits *= (1.7f64).powf((self.held - q).min(3.0));
+            self.held = q;
+        } else {
+            bits /= (2.5f64).powf((q - self.held).min(2.0));
+            self.held += (q - self.held) / 2.0;
+        }
+        (bits / 8.0).max(1.0) as u32
+    }
+}
+
+/// Runs `n` frames of [`Natural`] content of complexity `c(frame)` with an I frame every
+/// `gop` (the I period hinted) and a cut at `cut` (an intra-coded P frame), re-encoding a frame
+/// when rate control asks for it as the driver does.
+fn run_natural(
+    rc: &mut RateControl,
+    seed: u64,
+    n: usize,
+    gop: usize,
+    cut: usize,
+    c: impl Fn(usize) -> f64,
+) -> Trace {
+    rc.set_i_period_hint(gop as u32);
+    let mut enc = Natural::new(seed);
+    let mut t = Trace {
+        bytes: Vec::new(),
+        qps: Vec::new(),
+        cuts: Vec::new(),
+        overflows: 0,
+    };
+    for k in 0..n {
+        let intra = k % gop == 0;
+        let mut qp = rc.frame_qp(intra);
+        let limit = rc.max_frame_bits();
+        let held = enc.held;
+        let mut b = enc.code(c(k), intra || k == cut, qp);
+        if rc.wants_retry(b) {
+            qp = rc.retry_qp();
+            enc.held = held;
+            b = enc.code(c(k), intra || k == cut, qp);
+        }
+        if (b as u64) * 8 > limit {
+            t.overflows += 1;
+        }
+        rc.update(intra, qp, b);
+        t.bytes.push(b);
+        t.qps.push(qp);
+        t.cuts.push(rc.scene_cut_detected());
+    }
+    assert_eq!(t.overflows, rc.overflows());
+    t
+}
+
+#[test]
+fn scene_cuts_only_on_intra_coded_frames() {
+    // Natural content in steady state steps its QP now and then; only the intra-coded P
+    // frame at the cut counts as a scene change.
+    for seed in 1..=4 {
+        let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+        let t = run_natural(&mut rc, seed, 330, 30, 165, |_| 600_000.0);
+        // (A frame after the cut may also count while the QP finds the new scene.)
+        let cuts: Vec<usize> = (0..330)
+            .filter(|&k| k % 30 != 0 && !(166..195).contains(&k) && t.cuts[k])
+            .collect();
+        assert_eq!(cuts, [165], "seed {seed}");
+    }
+}
+
+#[test]
+fn p_qp_steady_on_natural_content() {
+    // Each QP step makes the next frame 2-4x off the model; a model that follows that much
+    // steps the QP back and forth (at half the pair error: 100-140 changes here).
+    for seed in 1..=4 {
+        let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+        let t = run_natural(&mut rc, seed, 330, 30, 330, |_| 600_000.0);
+        // P frames after the first second, but for the first after each I frame.
+        let changes = (61..330)
+            .filter(|&k| k % 30 > 1 && t.qps[k] != t.qps[k - 1])
+            .count();
+        assert!(changes < 70, "seed {seed}: {changes} P QP changes");
+        let kbit: f64 = kbps(&t.bytes[60..], 30);
+        assert!(
+            (kbit - 1000.0).abs() < 50.0,
+            "seed {seed}: {kbit:.0} kbit/s"
+        );
+    }
+}
+
+#[test]
+fn no_p_qp_jump_after_an_i_frame() {
+    // The buffer keeps the I frames a few QP coarser than the P frames; the first P frame
+    // after one refines it and comes out several times its target. Re-encoding it 6 QP
+    // coarser made the P QP jump and take a second to come back.
+    for seed in 1..=3 {
+        let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+        let t = run_natural(&mut rc, seed, 330, 30, 330, |k| {
+            if k < 150 {
+                600_000.0
+            } else {
+                150_000.0
+            }
+        });
+        for k in (30..330).step_by(30) {
+            let (before, i, after) = (t.qps[k - 1], t.qps[k], t.qps[k + 1]);
+            assert!(
+                after <= before + 1 && after + 6 >= i,
+                "seed {seed}: P {before}, I {i}, P {after} at {k}"
+            );
+        }
+    }
+}
+
+#[test]
+fn first_p_frame_moves_the_model_half_way() {
+    // A P frame right after the first I frame has a fresh intra reference and comes out
+    // smaller than the P frames after it: 16x under the prior moves the model 8x, not 16x.
+    let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+    let q = rc.frame_qp(true);
+    rc.update(true, q, 20_000);
+    let prior = rc.log_p;
+    let q = rc.frame_qp(false);
+    let bytes = (rc.predict(false, q) >> 7) as u32; // 1/16 of the prediction, in bytes
+    rc.update(false, q, bytes);
+    assert!(
+        (rc.log_p - (prior - 2 * Q8)).abs() <= 4,
+        "{} {}",
+        rc.log_p,
+        prior
+    );
+}
+
+#[test]
+fn first_p_frame_not_coarser_than_the_i_frame() {
+    // The prior (P = a third of I) is far off for content whose P frames are cheap: the
+    // first P frame came out at QP 48 after an I frame at 35, mostly skipped, and its size
+    // then set the model for a sawtooth.
+    let mut c = cfg(RcMode::Cbr, 1_000_000, 30);
+    c.frame_mbs = 1200;
+    let mut rc = RateControl::new(c).unwrap();
+    let t = run_natural(&mut rc, 1, 60, 30, 60, |_| 600_000.0);
+    assert!(t.qps[1] <= t.qps[0], "I {} then P {}", t.qps[0], t.qps[1]);
+    assert!(
+        t.qps[2..30].iter().all(|&q| q + 6 >= t.qps[1]),
+        "{:?}",
+        &t.qps[..30]
+    );
+}
+
+#[test]
+fn cbr_recovers_fast_from_a_cut_to_cheaper_content() {
+    // 8x cheaper from a P frame in the middle of a period: the QP must come down ~17 steps.
+    // At one step per frame (with a model following the old scene) it took the rest of the
+    // period and the next, and the 1-s windows after the cut came out 25-33 % short.
+    for (c0, c1) in [(600_000.0, 80_000.0), (300_000.0, 40_000.0)] {
+        for seed in 1..=3 {
+            let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+            let t = run_natural(
+                &mut rc,
+                seed,
+                330,
+                30,
+                165,
+                |k| if k < 165 { c0 } else { c1 },
+            );
+            assert_eq!(t.overflows, 0);
+            let rate = kbps(&t.bytes[170..200], 30);
+            assert!(
+                (rate - 1000.0).abs() < 80.0,
+                "{c1}, seed {seed}: {rate:.0} kbit/s"
+            );
+            for (k, e) in window_errors(&t.bytes, 1_000_000, 30)
+                .iter()
+                .enumerate()
+                .skip(166)
+                .take(35)
+            {
+                assert!(e.abs() < 0.12, "{c1}, seed {seed}: window at {k}: {e:+.3}");
+            }
+        }
+    }
+}
+
+#[test]
+fn half_of_a_cut_frame_is_charged_to_its_period() {
+    // A frame on a cut is an I frame the period did not plan: paying all of it back in the
+    // period leaves every 1-s window after the cut short by all of it.
+    let mut rc = RateControl::new(cfg(RcMode::Cbr, 1_000_000, 30)).unwrap();
+    run(&mut rc, 45, 30, 0.05, 13, |_| 300_000.0);
+    let qp = rc.frame_qp(false);
+    let (_, _, target) = rc.pending.unwrap();
+    let bits = rc.predict(true, qp) * 2;
+    let spent = rc.period_spent;
+    rc.update(false, qp, (bits / 8) as u32);
+    assert!(rc.scene_cut_detected());
+    let charged = rc.period_spent - spent;
+    let want = target + (bits / 8 * 8 - target) / 2;
+    assert!(
+        charged.abs_diff(want) <= 8,
+        "{charged} of {bits}, target {target}"
+    );
+}
+
+fn window_errors(bytes: &[u32], bitrate: u32, fps: usize) -> Vec<f64> {
+    bytes
+        .windows(fps)
+        .map(|w| w.iter().map(|&b| b as f64 * 8.0).sum::<f64>() / bitrate as f64 - 1.0)
+        .collect()
 }
