@@ -45,6 +45,8 @@ pub struct Args {
     pub keep_going: bool,
     /// Print each frame's ENCODE_PARAMS and the dequeued buffers on stderr.
     pub verbose: bool,
+    /// How long to wait for a frame (poll timeout), in milliseconds.
+    pub timeout_ms: u16,
 }
 
 /// What the command line asked for.
@@ -76,7 +78,7 @@ slenc-enc: encode raw video or a test pattern with slenc's stateless H.264 encod
 
 usage: slenc-enc [--device /dev/videoN] [--size WxH] [--format nv12|nv12m|yuv420|yuv420m]
                  [--frames N] [--gop N] [--qp N | --bitrate BPS] [--qp-min N] [--qp-max N]
-                 [--cabac] [--input FILE.yuv | --pattern] [--fps N] [--output FILE.h264]
+                 [--cabac] [--input FILE.yuv | --pattern] [--fps N] [--timeout MS] [--output FILE.h264]
                  [--keep-going] [--verbose]
 
   --device PATH     stateless node; default: the first /dev/video* whose card ends in -h264-sl
@@ -91,6 +93,8 @@ usage: slenc-enc [--device /dev/videoN] [--size WxH] [--format nv12|nv12m|yuv420
   --input FILE      raw frames in --format at --size, packed without padding
   --pattern         generated moving test pattern (default when --input is absent)
   --fps N           frame rate for S_PARM, the rate control and the bitrate summary (default 30)
+  --timeout MS      how long to wait for each frame, 100..60000 ms (default 1000, as the
+                    GStreamer element; raise it for slow simulated blocks)
   --output FILE     Annex-B output (default out.h264)
   --keep-going      go on after a frame the encoder returned with an error
   --verbose, -v     print each frame's ENCODE_PARAMS and dequeued buffers on stderr
@@ -147,6 +151,7 @@ where
     let mut input: Option<PathBuf> = None;
     let mut pattern = false;
     let mut fps = 30;
+    let mut timeout_ms: u16 = crate::encode::POLL_TIMEOUT_MS;
     let mut output = PathBuf::from("out.h264");
     let mut keep_going = false;
     let mut verbose = false;
@@ -180,6 +185,7 @@ where
                 | "--input"
                 | "-i"
                 | "--fps"
+                | "--timeout"
                 | "--output"
                 | "-o"
         );
@@ -236,6 +242,13 @@ where
             "--cabac" => cabac = true,
             "--input" | "-i" => input = Some(PathBuf::from(value)),
             "--pattern" => pattern = true,
+            "--timeout" => {
+                let t = parse_u32(&opt, &value)?;
+                if !(100..=60_000).contains(&t) {
+                    return Err(ArgError(format!("--timeout: {t} ms is outside 100..60000")));
+                }
+                timeout_ms = t as u16;
+            }
             "--fps" => {
                 fps = parse_u32(&opt, &value)?;
                 if !(1..=240).contains(&fps) {
@@ -299,6 +312,7 @@ where
         cabac,
         source,
         fps,
+        timeout_ms,
         output,
         keep_going,
         verbose,
@@ -409,6 +423,7 @@ mod tests {
         assert!(err(&["--gop", "0"]).contains("at least 1"));
         assert!(err(&["--frames", "0"]).contains("at least 1"));
         assert!(err(&["--fps", "0"]).contains("outside"));
+        assert!(err(&["--timeout", "50"]).contains("outside"));
         assert!(err(&["--bitrate", "10"]).contains("minimum"));
         assert!(err(&["--frames"]).contains("needs a value"));
         assert!(err(&["--cabac=1"]).contains("takes no value"));

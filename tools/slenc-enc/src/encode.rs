@@ -42,7 +42,7 @@ const OUT_DMABUF_BUFS: u32 = 32;
 const CAP_BUFS: u32 = 4;
 /// CAPTURE sizeimage the element asks for.
 const CAP_SIZEIMAGE: u32 = 4 << 20;
-/// The element's poll timeout on the request fd.
+/// The element's poll timeout on the request fd (the default of `--timeout`).
 pub const POLL_TIMEOUT_MS: u16 = 1000;
 
 // ---------------------------------------------------------------------------------------------
@@ -396,6 +396,7 @@ pub struct Encoder<'a> {
     rc: RateControl,
     verbose: bool,
     streaming: bool,
+    timeout_ms: u16,
 }
 
 /// The errno of a v4l2r convert-style error (QBUF, DQBUF, QUERYBUF), as text.
@@ -672,6 +673,7 @@ impl<'a> Encoder<'a> {
             rc: args.rc,
             verbose: args.verbose,
             streaming: true,
+            timeout_ms: args.timeout_ms,
         };
         enc.set_stream_controls(args)?;
         Ok(enc)
@@ -789,7 +791,7 @@ impl<'a> Encoder<'a> {
                     } else {
                         PollFlags::POLLIN
                     };
-                    sys::poll_one(self.node.video.as_fd(), ev, POLL_TIMEOUT_MS).map_err(|e| {
+                    sys::poll_one(self.node.video.as_fd(), ev, self.timeout_ms).map_err(|e| {
                         Error::msg(format!("frame {frame}: poll on {}: {}", self.node.video_path.display(), errno_str(e)))
                     })?;
                 }
@@ -889,7 +891,7 @@ impl<'a> Encoder<'a> {
             ))
         })?;
 
-        let ev = sys::poll_one(sys::borrow_raw(&req), PollFlags::POLLPRI, POLL_TIMEOUT_MS)
+        let ev = sys::poll_one(sys::borrow_raw(&req), PollFlags::POLLPRI, self.timeout_ms)
             .map_err(|e| {
                 Error::msg(format!(
                     "frame {index}: poll on the request fd: {}",
@@ -899,7 +901,7 @@ impl<'a> Encoder<'a> {
         if !ev.contains(PollFlags::POLLPRI) {
             return Err(Error::msg(format!(
                 "frame {index}: the request did not complete within {} ms (poll on the request fd timed out{})",
-                POLL_TIMEOUT_MS,
+                self.timeout_ms,
                 if ev.is_empty() { String::new() } else { format!(", events {ev:?}") }
             )));
         }
