@@ -304,9 +304,12 @@ impl NodeOps for Context {
             stats,
             _stats_file: stats_file,
         };
+        // Every client sets its own size; the default is what streams without one
+        // (v4l2-compliance): 320x240 keeps a model's frames in the TCG guest well inside the
+        // tool's 2 s poll timeout (a 640x480 IDR took up to 2 s there).
         let out = this.raw(&Format {
-            width: 640,
-            height: 480,
+            width: 320,
+            height: 240,
             ..Default::default()
         });
         let cap = this.coded(&Format::default(), &out);
