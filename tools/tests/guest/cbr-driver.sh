@@ -6,6 +6,7 @@
 # size in bytes over 10 s, must be within 5 % of the target, and it must decode without
 # warnings, frame for frame.
 set -e
+. tools/tests/guest/lib/decode.sh
 n=300 w=320 h=240 rate=400000
 ffmpeg -v error -f lavfi -i "mandelbrot=size=${w}x${h}:rate=30:maxiter=96,noise=alls=6:allf=t" \
     -frames:v $n -pix_fmt nv12 -f rawvideo /tmp/in.nv12
@@ -14,9 +15,7 @@ elapsed() { echo "[$(($(date +%s) - t0)) s] $*"; }
 check() {
     f=$1
     elapsed "decoding $f"
-    ffmpeg -y -v warning -i "$f" -f rawvideo -pix_fmt nv12 /tmp/dec.nv12 2>/tmp/ffmpeg.log
-    if [ -s /tmp/ffmpeg.log ]; then cat /tmp/ffmpeg.log; echo "$f: ffmpeg warned"; exit 1; fi
-    frames=$(($(stat -c %s /tmp/dec.nv12) / (w * h * 3 / 2)))
+    decode_clean "$f" /tmp/dec.nv12 $w $h
     bits=$(($(stat -c %s "$f") * 8))
     # n frames at 30 fps last n/30 s; error in 0.1 % steps.
     kbps=$((bits * 30 / n / 1000))

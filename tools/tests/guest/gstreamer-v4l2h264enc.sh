@@ -5,6 +5,7 @@
 # must decode in ffmpeg without a warning, frame for frame, at the right size, and look like
 # the source (PSNR against the raw frames).
 set -e
+. tools/tests/guest/lib/decode.sh
 mkdir -p out
 n=30
 gst-launch-1.0 -q videotestsrc pattern=smpte num-buffers=$n \
@@ -15,10 +16,7 @@ gst-launch-1.0 -e filesrc location=/tmp/src.nv12 \
     ! v4l2h264enc ! video/x-h264,profile=main ! h264parse ! filesink location=/tmp/gst.h264 \
     >/tmp/gst.log 2>&1 || { cat /tmp/gst.log; exit 1; }
 cp /tmp/gst.h264 out/gstreamer.h264
-ffmpeg -v warning -i /tmp/gst.h264 -f rawvideo -pix_fmt nv12 /tmp/dec.nv12 2>/tmp/ffmpeg.log
-if [ -s /tmp/ffmpeg.log ]; then cat /tmp/ffmpeg.log; exit 1; fi
-frames=$(($(stat -c %s /tmp/dec.nv12) / (320 * 240 * 3 / 2)))
-echo "decoded $frames of $n frames"
+decode_clean /tmp/gst.h264 /tmp/dec.nv12 320 240
 test "$frames" -eq $n
 psnr=$(ffmpeg -v info -f rawvideo -pix_fmt nv12 -s 320x240 -i /tmp/src.nv12 \
     -f rawvideo -pix_fmt nv12 -s 320x240 -i /tmp/dec.nv12 -lavfi psnr -f null - 2>&1 |

@@ -4,10 +4,10 @@
 # byte, on both nodes, CAVLC and CABAC, IDR-only and IPPP, fixed QP and CBR
 # (tools/tests/guest/lib/t_recon.py).
 set -e
+. tools/tests/guest/lib/decode.sh
 mkdir -p /tmp/recon
 python3 tools/tests/guest/lib/t_recon.py /tmp/recon
-ffmpeg -v warning -i /tmp/recon/all.h264 -f rawvideo -pix_fmt nv12 /tmp/recon/all.dec 2>/tmp/ffmpeg.log
-if [ -s /tmp/ffmpeg.log ]; then cat /tmp/ffmpeg.log; echo "ffmpeg warned"; exit 1; fi
+decode_clean /tmp/recon/all.h264 /tmp/recon/all.dec
 pic=$((320 * 240 * 3 / 2))
 per=$(head -n1 /tmp/recon/cases)
 echo "decoded $(($(stat -c %s /tmp/recon/all.dec) / pic)) pictures of $(($(wc -l </tmp/recon/cases) - 1)) streams"

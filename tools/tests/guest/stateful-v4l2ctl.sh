@@ -6,6 +6,7 @@
 # then quits without them; the register model takes about that long for one 640x480 frame on a
 # loaded TCG guest (CI lost the last frame that way), a fraction of it at 320x240.
 set -e
+. tools/tests/guest/lib/decode.sh
 mkdir -p out
 n=45
 ffmpeg -v error -f lavfi -i "testsrc2=size=320x240:rate=30" -frames:v $n -pix_fmt nv12 -f rawvideo /tmp/in.nv12
@@ -18,10 +19,7 @@ v4l2-ctl -d /dev/video1 \
 # v4l2-ctl writes straight from the mmapped buffer, which 9p cannot take: write to tmpfs.
 cp /tmp/stateful.h264 out/stateful.h264
 ls -l out/stateful.h264
-ffmpeg -v warning -i out/stateful.h264 -f rawvideo -pix_fmt nv12 /tmp/dec.nv12 2>/tmp/ffmpeg.log
-if [ -s /tmp/ffmpeg.log ]; then cat /tmp/ffmpeg.log; echo "ffmpeg warned while decoding"; exit 1; fi
-frames=$(($(stat -c %s /tmp/dec.nv12) / (320 * 240 * 3 / 2)))
-echo "decoded $frames frames"
+decode_clean out/stateful.h264 /tmp/dec.nv12 320 240
 test "$frames" -eq $n
 # Every GOP starts with an IDR: frames 0 and 30 are key frames.
 ffprobe -v error -select_streams v -show_frames -show_entries frame=key_frame,pict_type -of csv out/stateful.h264 >/tmp/types.csv

@@ -5,15 +5,13 @@
 # GOP 10 and CABAC; the stream decodes in ffmpeg without a warning, frame for frame, and the
 # key frames are where the GOP puts them.
 set -e
+. tools/tests/guest/lib/decode.sh
 mkdir -p out
 n=25
 target/release/slenc-enc --device /dev/video0 --size 320x240 --frames $n --gop 10 --cabac --qp 28 \
     --pattern --output out/stateless.h264 | tee /tmp/cli.log
 grep -q "summary: $n frames" /tmp/cli.log
-ffmpeg -v warning -i out/stateless.h264 -f rawvideo -pix_fmt nv12 /tmp/dec.nv12 2>/tmp/ffmpeg.log
-if [ -s /tmp/ffmpeg.log ]; then cat /tmp/ffmpeg.log; exit 1; fi
-frames=$(($(stat -c %s /tmp/dec.nv12) / (320 * 240 * 3 / 2)))
-echo "decoded $frames frames"
+decode_clean out/stateless.h264 /tmp/dec.nv12 320 240
 test "$frames" -eq $n
 ffprobe -v error -select_streams v -show_frames -show_entries frame=key_frame -of csv=p=0 out/stateless.h264 >/tmp/keys
 test "$(sed -n 1p /tmp/keys)" = 1
