@@ -271,28 +271,16 @@ unsafe extern "C" fn s_parm<T: NodeOps>(
     parm::<T>(fh, p, true)
 }
 
-/// `G/S_PARM` on OUTPUT: the frame interval (timing in the SPS VUI and rate control). On
-/// CAPTURE the stateful encoder interface allows it too; both report the same interval.
+/// `G/S_PARM` on OUTPUT: the frame interval (timing in the SPS VUI and rate control). CAPTURE
+/// (a coded frame interval, optional in the stateful encoder interface) is refused: the coded
+/// side always runs at the OUTPUT interval. The stateless node disables both (see `device.rs`).
 fn parm<T: NodeOps>(fh: &Fh<T>, p: &mut b::v4l2_streamparm, set: bool) -> c_int {
-    // The stateless node disables G/S_PARM (see `device.rs`). The frame interval is the OUTPUT queue's (the stateful encoder interface); the coded
-    // side follows it.
-    let Some(q) = queue_of_type(p.type_).filter(|q| *q == Queue::Output) else {
+    if queue_of_type(p.type_) != Some(Queue::Output) {
         return EINVAL.to_errno();
-    };
-    // SAFETY: `output` and `capture` share the union's storage with the same layout for the
-    // fields used here; we pick the one the buffer type names.
-    let (cap, tpf) = unsafe {
-        match q {
-            Queue::Output => (
-                &mut p.parm.output.capability,
-                &mut p.parm.output.timeperframe,
-            ),
-            Queue::Capture => (
-                &mut p.parm.capture.capability,
-                &mut p.parm.capture.timeperframe,
-            ),
-        }
-    };
+    }
+    // SAFETY: for an OUTPUT buffer type the union holds `output`.
+    let out = unsafe { &mut p.parm.output };
+    let (cap, tpf) = (&mut out.capability, &mut out.timeperframe);
     let t = if set {
         fh.ctx.s_timeperframe((tpf.numerator, tpf.denominator))
     } else {
