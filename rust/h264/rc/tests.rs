@@ -33,16 +33,17 @@ struct Trace {
     overflows: u32,
 }
 
-/// Runs `n` frames, IDR every `gop`, with `complexity(frame)` and ±`noise` relative noise.
-fn run(
+/// Drives `rc` through `n` frames, an I frame every `gop`, with `code(frame, intra, qp)` as the
+/// encoder (bytes of that frame at that QP). With `retry`, a frame rate control wants again is
+/// coded once more at its retry QP, as the driver does: `code` then sees the same frame twice
+/// and must code it from the state it had before the first attempt.
+fn drive(
     rc: &mut RateControl,
     n: usize,
     gop: usize,
-    noise: f64,
-    seed: u64,
-    complexity: impl Fn(usize) -> f64,
+    retry: bool,
+    mut code: impl FnMut(usize, bool, u8) -> u32,
 ) -> Trace {
-    let mut rng = Rng::new(seed);
     let mut t = Trace {
         bytes: Vec::new(),
         qps: Vec::new(),
@@ -51,10 +52,13 @@ fn run(
     };
     for k in 0..n {
         let intra = k % gop == 0;
-        let qp = rc.frame_qp(intra);
+        let mut qp = rc.frame_qp(intra);
         let limit = rc.max_frame_bits();
-        let nz = 1.0 + noise * (2.0 * (rng.next_u32() as f64 / u32::MAX as f64) - 1.0);
-        let b = encode(complexity(k), intra, qp, nz);
+        let mut b = code(k, intra, qp);
+        if retry && rc.wants_retry(b) {
+            qp = rc.retry_qp();
+            b = code(k, intra, qp);
+        }
         if (b as u64) * 8 > limit {
             t.overflows += 1;
             if std::env::var("RC_DEBUG").is_ok() {
@@ -80,6 +84,23 @@ fn run(
     }
     assert_eq!(t.overflows, rc.overflows());
     t
+}
+
+/// Runs `n` frames of the textbook model, IDR every `gop`, with `complexity(frame)` and
+/// ±`noise` relative noise.
+fn run(
+    rc: &mut RateControl,
+    n: usize,
+    gop: usize,
+    noise: f64,
+    seed: u64,
+    complexity: impl Fn(usize) -> f64,
+) -> Trace {
+    let mut rng = Rng::new(seed);
+    drive(rc, n, gop, false, |k, intra, qp| {
+        let nz = 1.0 + noise * (2.0 * (rng.next_u32() as f64 / u32::MAX as f64) - 1.0);
+        encode(complexity(k), intra, qp, nz)
+    })
 }
 
 fn kbps(bytes: &[u32], fps: u32) -> f64 {
@@ -474,33 +495,15 @@ fn run_natural(
 ) -> Trace {
     rc.set_i_period_hint(gop as u32);
     let mut enc = Natural::new(seed);
-    let mut t = Trace {
-        bytes: Vec::new(),
-        qps: Vec::new(),
-        cuts: Vec::new(),
-        overflows: 0,
-    };
-    for k in 0..n {
-        let intra = k % gop == 0;
-        let mut qp = rc.frame_qp(intra);
-        let limit = rc.max_frame_bits();
-        let held = enc.held;
-        let mut b = enc.code(c(k), intra || k == cut, qp);
-        if rc.wants_retry(b) {
-            qp = rc.retry_qp();
-            enc.held = held;
-            b = enc.code(c(k), intra || k == cut, qp);
+    // (frame, the reference's detail before its first attempt): a re-encode starts from there.
+    let mut first: Option<(usize, f64)> = None;
+    drive(rc, n, gop, true, |k, intra, qp| {
+        match first {
+            Some((f, held)) if f == k => enc.held = held,
+            _ => first = Some((k, enc.held)),
         }
-        if (b as u64) * 8 > limit {
-            t.overflows += 1;
-        }
-        rc.update(intra, qp, b);
-        t.bytes.push(b);
-        t.qps.push(qp);
-        t.cuts.push(rc.scene_cut_detected());
-    }
-    assert_eq!(t.overflows, rc.overflows());
-    t
+        enc.code(c(k), intra || k == cut, qp)
+    })
 }
 
 #[test]
