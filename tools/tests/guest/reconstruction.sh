@@ -1,7 +1,7 @@
 #!/bin/sh
 # vm-run: --sim cedrus-v3s
 # The block's reconstruction (debugfs ctx<N>-rec) equals ffmpeg's decoded pictures, byte for
-# byte, on both nodes, CAVLC and CABAC, IDR-only and IPPP, fixed QP and CBR
+# byte, on both nodes, CAVLC and CABAC, IDR-only and IPPP (two GOPs of 30), fixed QP and CBR
 # (tools/tests/guest/lib/t_recon.py).
 set -e
 . tools/tests/guest/lib/decode.sh

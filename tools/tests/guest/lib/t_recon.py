@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """The block's reconstruction against the decoder's pictures, through both nodes.
 
-For each node, CAVLC and CABAC, IDR-only and IPPP (GOP 30), fixed QP and CBR, a few frames
-are encoded one at a time; after each frame the context's reconstruction is read from debugfs
+For each node, CAVLC and CABAC, IDR-only and IPPP (GOP 30), fixed QP and CBR, 32 frames are
+encoded one at a time (two GOPs: after the IDR at frame 30 the P frames must predict from it,
+not from the old references); after each frame the context's reconstruction is read from debugfs
 (ctx<N>-rec: tight NV12 at the coded size). The streams, one after the other, go to
 OUTDIR/all.h264 (each starts with an IDR and its own SPS/PPS, so ffmpeg decodes them as one),
 the reconstructions in the same order to OUTDIR/all.rec, the case names to OUTDIR/cases; the
@@ -18,7 +19,7 @@ from v4l2 import *  # noqa: E402,F403
 
 outdir = sys.argv[1]
 ROOT = "/sys/kernel/debug/slenc-cedrus-v3s"
-W, H, FRAMES = 320, 240, 3
+W, H, FRAMES = 320, 240, 32
 CID_BITRATE_MODE = CID_CODEC_BASE + 206
 CID_BITRATE = CID_CODEC_BASE + 207
 
@@ -62,7 +63,8 @@ for node in ("stateful", "stateless"):
                     enc.dev.s_ctrls(rc_ctrls(cbr))
                     path = rec_file(before)
                     for i in range(FRAMES):
-                        ep = ep_idr(i & 1) if gop == 1 or i == 0 else ep_p(i, 2 * i)
+                        k = i % gop
+                        ep = ep_idr((i // gop) & 1) if k == 0 else ep_p(k, 2 * k)
                         o, c, d = enc.encode(ep, picture(enc, i))
                         check(f"{name} frame {i} encoded", not c.error)
                         stream += d
